@@ -9,22 +9,33 @@ import (
 // plain data: backends know nothing of the proxy, the store or the rules, only
 // that the agent must reach ProxyURL and trust CACertPEM.
 type SessionSpec struct {
-	Name        string
-	Image       string
-	Command     []string
-	Env         []string // KEY=VALUE, placeholders only: never a real credential
-	TTY         bool     // interactive: a terminal and open stdin
-	WorkDir     string   // host directory mounted at /workspace ("" for an empty workspace)
-	GitDir      string   // host repository .git directory to mount at the same path, for worktrees
-	CACertPEM   []byte   // the proxy's CA certificate (never its key)
-	ClaudeJSON  []byte   // initial ~/.claude.json for the agent (written, writable, per session)
-	ProxyHost   string   // host name the container uses for the proxy ("host.docker.internal")
-	ProxyPort   int      // the proxy's port as the container sees it
-	RunAsRoot   bool     // the image needs root; the agent then gets IS_SANDBOX=1
-	User        string   // uid:gid to run as, when not root ("" for the image's default)
+	Name    string
+	Image   string
+	Command []string
+	Env     []string // KEY=VALUE, placeholders only: never a real credential
+	TTY     bool     // interactive: a terminal and open stdin
+	WorkDir string   // host directory mounted at /workspace ("" for an empty workspace)
+	GitDir  string   // host repository .git directory to mount at the same path, for worktrees
+	Files   []SpecFile
+	HomeDir string // the agent's home directory (HOME), created writable for User
+	User    string // uid:gid to run as; "0:0" only when the agent must run as root
+	// ProxyHost is the name the container uses for the proxy; the backend maps
+	// it to an address where the proxy listens for its containers.
+	ProxyHost   string
 	CPUs        float64
 	MemoryBytes int64
 	Labels      map[string]string
+}
+
+// SpecFile is a file the backend places in the container before the agent
+// starts: the proxy's CA certificate, the CA bundle, the agent's settings.
+// Each session gets its own copy; a Writable file may be changed by the agent
+// and is owned by the session's user.
+type SpecFile struct {
+	Path     string // absolute path in the container
+	Data     []byte
+	Mode     uint32 // permission bits, e.g. 0o644
+	Writable bool
 }
 
 // BackendState is what a backend knows about a session's container.

@@ -134,3 +134,20 @@ type SessionService interface {
 	ProxyEnv(ctx context.Context, name string) (*ProxyEnv, error)
 	SetAccessMode(ctx context.Context, name string, m AccessMode) (*Session, error)
 }
+
+// Paths inside every session container. They are part of the contract with
+// images: agents find the proxy's CA here through the environment.
+const (
+	ContainerCAPath       = "/etc/clauderon/proxy-ca.pem"  // the proxy CA alone (NODE_EXTRA_CA_CERTS adds it)
+	ContainerCABundlePath = "/etc/clauderon/ca-bundle.pem" // system roots plus the proxy CA (SSL_CERT_FILE and friends replace the roots)
+	ContainerWorkspace    = "/workspace"                   // the worktree, or an empty workspace
+	ContainerHome         = "/home/clauderon"              // HOME for the agent, with its per-session .claude.json
+)
+
+// Labels on everything clauderon creates in a backend.
+const (
+	LabelManaged = "clauderon.managed" // "true"
+	LabelSession = "clauderon.session" // the session name
+	LabelAgent   = "clauderon.agent"
+	LabelMode    = "clauderon.mode"
+)
