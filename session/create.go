@@ -157,16 +157,12 @@ func (m *Manager) spec(s *clauderon.Session, agent clauderon.Agent, token, user 
 		env = append(env, "TERM=xterm-256color")
 	}
 	return clauderon.SessionSpec{
-		Name:    s.Name,
-		Image:   s.Image,
-		Command: agent.Command(s.Mode, s.Prompt),
-		Env:     env,
-		TTY:     tty,
-		Files: []clauderon.SpecFile{
-			{Path: clauderon.ContainerCAPath, Data: m.cfg.CACertPEM, Mode: 0o644},
-			{Path: clauderon.ContainerCABundlePath, Data: m.cfg.CABundle, Mode: 0o644},
-			{Path: clauderon.ContainerHome + "/.claude.json", Data: claudeJSON(env), Mode: 0o600, Writable: true},
-		},
+		Name:        s.Name,
+		Image:       s.Image,
+		Command:     agent.Command(s.Mode, s.Prompt),
+		Env:         env,
+		TTY:         tty,
+		Files:       m.files(env),
 		HomeDir:     clauderon.ContainerHome,
 		User:        user,
 		ProxyHost:   ProxyHost,
@@ -178,6 +174,16 @@ func (m *Manager) spec(s *clauderon.Session, agent clauderon.Agent, token, user 
 			clauderon.LabelAgent:   s.Agent,
 			clauderon.LabelMode:    string(s.Mode),
 		},
+	}
+}
+
+// files are what every container gets: the CA alone, the CA bundle, and a
+// writable ~/.claude.json of its own (Claude Code rewrites it during a run).
+func (m *Manager) files(env []string) []clauderon.SpecFile {
+	return []clauderon.SpecFile{
+		{Path: clauderon.ContainerCAPath, Data: m.cfg.CACertPEM, Mode: 0o644},
+		{Path: clauderon.ContainerCABundlePath, Data: m.cfg.CABundle, Mode: 0o644},
+		{Path: clauderon.ContainerHome + "/.claude.json", Data: claudeJSON(env), Mode: 0o600, Writable: true},
 	}
 }
 

@@ -56,8 +56,9 @@ type Config struct {
 	AgentImages map[string]string
 
 	// ManualArgs renders the docker run arguments for a container started by
-	// hand (proxy-env); nil disables proxy-env.
-	ManualArgs func(name string, env []string) []string
+	// hand (proxy-env): its environment and the files to mount into it. nil
+	// disables proxy-env.
+	ManualArgs func(name string, env []string, files []clauderon.SpecFile) ([]string, error)
 	// HostUser is the uid:gid agents run as when no repository says otherwise;
 	// "" picks the daemon's own user, or a sandbox user when that is root.
 	HostUser string

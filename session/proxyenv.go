@@ -39,5 +39,9 @@ func (m *Manager) ProxyEnv(ctx context.Context, name string) (*clauderon.ProxyEn
 	env := placeholderEnv(m.creds())
 	env = append(env, proxyEnv(name, token, m.cfg.ProxyPort)...)
 	env = append(env, "HOME="+clauderon.ContainerHome)
-	return &clauderon.ProxyEnv{Session: name, Token: token, Args: m.cfg.ManualArgs(name, env)}, nil
+	args, err := m.cfg.ManualArgs(name, env, m.files(env))
+	if err != nil {
+		return nil, err
+	}
+	return &clauderon.ProxyEnv{Session: name, Token: token, Args: args}, nil
 }
