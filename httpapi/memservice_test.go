@@ -32,8 +32,8 @@ type memService struct {
 	logs  map[string]*io.PipeReader // Logs hands these out, once each
 	exits map[string]chan int       // Wait returns when a code arrives
 
-	waiting   chan string      // Wait announces the name it waits for
-	waitEnded chan error       // Wait reports a context that ended it
+	waiting   chan string       // Wait announces the name it waits for
+	waitEnded chan error        // Wait reports a context that ended it
 	terminals chan *memTerminal // Attach hands each terminal to the test
 	logsEnded chan struct{}     // a Logs stream was closed by the server
 }

@@ -204,5 +204,3 @@ func sessionNames(list []*clauderon.Session) []string {
 	}
 	return names
 }
-
-
