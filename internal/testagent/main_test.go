@@ -235,10 +235,22 @@ func TestSubcommands(t *testing.T) {
 	if r := runAgent(t, nil, "", "write", f, "content"); r.code != 0 {
 		t.Fatalf("write: %d %s", r.code, r.stderr)
 	}
-	if r := runAgent(t, nil, "", "cat", f); r.stdout != "content" {
+	if r := runAgent(t, nil, "", "cat", f); r.stdout != "content\n" {
 		t.Fatalf("cat: %q", r.stdout)
 	}
 	if r := runAgent(t, nil, "", "write", dir+"/missing/f", "x"); r.code != 1 {
 		t.Fatalf("write into a missing dir: exit %d", r.code)
+	}
+}
+
+func TestSteps(t *testing.T) {
+	dir := t.TempDir()
+	r := runAgent(t, []string{"HOME=/h"}, "", "steps", "write", dir+"/f", "x", "--", "cat", dir+"/missing", "--", "cat", dir+"/f", "--", "nope")
+	want := "$ write " + dir + "/f x\nwrote " + dir + "/f\nexit 0\n" +
+		"$ cat " + dir + "/missing\ntest agent: open " + dir + "/missing: no such file or directory\nexit 1\n" +
+		"$ cat " + dir + "/f\nxexit 0\n" +
+		"$ nope\nunknown step \"nope\"\nexit 2\n"
+	if r.code != 2 || r.stdout != want {
+		t.Fatalf("exit %d, stdout:\n%s\nwant:\n%s", r.code, r.stdout, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 )
 
 // subcommand runs the test-only subcommands that let tests look inside a
@@ -12,6 +13,8 @@ import (
 // runs as, and whether files are readable or writable.
 func subcommand(args []string, stdout, stderr io.Writer) (code int, ok bool) {
 	switch args[0] {
+	case "steps":
+		return steps(args[1:], stdout), true
 	case "env":
 		env := os.Environ()
 		slices.Sort(env)
@@ -43,8 +46,41 @@ func subcommand(args []string, stdout, stderr io.Writer) (code int, ok bool) {
 			fmt.Fprintf(stderr, "test agent: %v\n", err)
 			return 1, true
 		}
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			b = append(b, '\n') // keeps "steps" output one item a line
+		}
 		stdout.Write(b)
 		return 0, true
 	}
 	return 0, false
+}
+
+// steps runs several subcommands in one container, separated by "--", and
+// goes on after a failure. Each step prints "$ ARGS", its output (stderr
+// too, so the order is kept) and "exit CODE". It exits with the number of
+// failed steps.
+func steps(args []string, stdout io.Writer) int {
+	failed := 0
+	for len(args) > 0 {
+		step := args
+		if i := slices.Index(args, "--"); i >= 0 {
+			step, args = args[:i], args[i+1:]
+		} else {
+			args = nil
+		}
+		if len(step) == 0 {
+			continue
+		}
+		fmt.Fprintf(stdout, "$ %s\n", strings.Join(step, " "))
+		code, ok := subcommand(step, stdout, stdout)
+		if !ok {
+			fmt.Fprintf(stdout, "unknown step %q\n", step[0])
+			code = 2
+		}
+		if code != 0 {
+			failed++
+		}
+		fmt.Fprintf(stdout, "exit %d\n", code)
+	}
+	return failed
 }
