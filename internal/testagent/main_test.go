@@ -248,7 +248,7 @@ func TestSteps(t *testing.T) {
 	r := runAgent(t, []string{"HOME=/h"}, "", "steps", "write", dir+"/f", "x", "--", "cat", dir+"/missing", "--", "cat", dir+"/f", "--", "nope")
 	want := "$ write " + dir + "/f x\nwrote " + dir + "/f\nexit 0\n" +
 		"$ cat " + dir + "/missing\ntest agent: open " + dir + "/missing: no such file or directory\nexit 1\n" +
-		"$ cat " + dir + "/f\nxexit 0\n" +
+		"$ cat " + dir + "/f\nx\nexit 0\n" +
 		"$ nope\nunknown step \"nope\"\nexit 2\n"
 	if r.code != 2 || r.stdout != want {
 		t.Fatalf("exit %d, stdout:\n%s\nwant:\n%s", r.code, r.stdout, want)
