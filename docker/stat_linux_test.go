@@ -1,0 +1,8 @@
+package docker_test
+
+import (
+	"os"
+	"syscall"
+)
+
+func fileUID(fi os.FileInfo) int { return int(fi.Sys().(*syscall.Stat_t).Uid) }
