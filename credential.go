@@ -14,20 +14,63 @@ import (
 // no port.
 type HostPattern string
 
-// ParseHostPattern validates and normalises s.
+// ParseHostPattern validates and normalises s. Only ASCII host names are
+// accepted (IDNs in their xn-- form): Unicode case folding maps characters
+// such as the Kelvin sign onto ASCII letters, which would let a look-alike
+// name match a rule.
 func ParseHostPattern(s string) (HostPattern, error) {
-	p := strings.ToLower(strings.TrimSpace(s))
-	name := strings.TrimPrefix(p, "*.")
-	if name == "" || strings.ContainsAny(name, "*:/ \t@[]") || strings.HasPrefix(name, ".") ||
-		strings.HasSuffix(name, ".") || strings.Contains(name, "..") || net.ParseIP(name) != nil {
+	p := asciiLower(strings.TrimSpace(s))
+	name, wild := strings.CutPrefix(p, "*.")
+	if !validHostName(name) || net.ParseIP(name) != nil || (wild && !strings.Contains(name, ".")) {
 		return "", Errorf(EINVALID, "invalid host pattern %q: want a host name like api.example.com or *.example.com", s)
 	}
 	return HostPattern(p), nil
 }
 
+// validHostName checks an ASCII DNS name: labels of letters, digits, '-' and
+// '_', 1-63 characters each, 253 in all.
+func validHostName(name string) bool {
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// asciiLower lower-cases ASCII letters only, leaving every other byte as it is
+// (so a non-ASCII host never turns into an ASCII one).
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
 // Match reports whether host (a name without port; any case) is covered.
+// Hosts that are not plain ASCII names never match.
 func (p HostPattern) Match(host string) bool {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	host = asciiLower(strings.TrimSuffix(host, "."))
+	if !validHostName(host) {
+		return false
+	}
 	if suffix, ok := strings.CutPrefix(string(p), "*"); ok { // suffix keeps its leading dot
 		return len(host) > len(suffix) && strings.HasSuffix(host, suffix)
 	}
@@ -174,12 +217,30 @@ func (s *CredentialSet) Redactions() []Redaction {
 			ph = PlaceholderPrefix + c.Rule.Name
 		}
 		add(c.Secret.Reveal(), ph)
-		if hv := c.HeaderValue(); strings.Contains(c.Rule.Template, "${basic:") {
-			_, enc, _ := strings.Cut(hv, " ")
-			add(enc, ph)
+		// A Basic header carries the secret only in base64: guard that form too.
+		for _, user := range basicUsers(c.Rule.Template) {
+			add(base64.StdEncoding.EncodeToString([]byte(user+":"+c.Secret.Reveal())), ph)
 		}
 	}
 	return out
+}
+
+// basicUsers returns the USER of every ${basic:USER} in a template.
+func basicUsers(t string) []string {
+	var users []string
+	for {
+		i := strings.Index(t, "${basic:")
+		if i < 0 {
+			return users
+		}
+		t = t[i+len("${basic:"):]
+		j := strings.Index(t, "}")
+		if j < 0 {
+			return users
+		}
+		users = append(users, t[:j])
+		t = t[j+1:]
+	}
 }
 
 // Redaction is one secret value and the placeholder that replaces it.

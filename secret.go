@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 )
 
 // redacted is what a Secret prints as, wherever it is printed.
@@ -31,19 +32,27 @@ func (s Secret) IsZero() bool { return s.v == "" }
 // Len is the length of the value, safe to show.
 func (s Secret) Len() int { return len(s.v) }
 
+// knownPrefixes name a credential's kind without revealing any of its random
+// part; Masked shows one of them, never more.
+var knownPrefixes = []string{
+	"sk-ant-oat01-", "sk-ant-api03-", "sk-ant-", "sk-proj-", "sk-",
+	"github_pat_", "ghp_", "gho_", "ghs_", "ghu_", "AIza",
+}
+
 // Masked shows enough to recognise which credential this is without revealing
-// it: a short prefix (the part that names the kind, as in "sk-ant-oat01-") and
-// the length. A prefix is shown only for values long enough that it is a small
-// fraction of the whole.
+// any of it: its kind prefix when it has a known one, and its length.
 func (s Secret) Masked() string {
 	if s.v == "" {
 		return "(not set)"
 	}
-	n := 0
-	if len(s.v) >= 32 {
-		n = min(12, len(s.v)/4)
+	prefix := ""
+	for _, p := range knownPrefixes {
+		if strings.HasPrefix(s.v, p) && len(s.v) > 2*len(p) {
+			prefix = p
+			break
+		}
 	}
-	return s.v[:n] + "…(" + strconv.Itoa(len(s.v)) + " chars)"
+	return prefix + "…(" + strconv.Itoa(len(s.v)) + " chars)"
 }
 
 func (s Secret) String() string                { return s.label() }
