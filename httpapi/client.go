@@ -88,12 +88,19 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() {
+		// Drain what is left (a newline) so the connection can be reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+	}()
 	if out == nil {
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return c.transportError(ctx, fmt.Errorf("decode the daemon's answer to %s %s: %w", method, path, err))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return clauderon.Errorf(clauderon.EINTERNAL, "unreadable answer from the clauderon daemon to %s %s: %v", method, path, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -103,7 +104,11 @@ func (t *wsTerminal) readError(err error) error {
 // Write sends keystrokes (or any bytes) to the terminal.
 func (t *wsTerminal) Write(p []byte) (int, error) {
 	if err := t.conn.Write(t.ctx, websocket.MessageBinary, p); err != nil {
-		return 0, t.c.transportError(t.ctx, err)
+		if t.ctx.Err() != nil {
+			return 0, t.ctx.Err()
+		}
+		// Most likely the terminal ended or was closed; Read says which.
+		return 0, fmt.Errorf("%w: %v", io.ErrClosedPipe, err)
 	}
 	return len(p), nil
 }

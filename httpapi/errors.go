@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -48,6 +50,12 @@ var errShuttingDown = clauderon.Errorf(clauderon.EUNAVAILABLE, "the clauderon da
 // because wrapped causes carry paths and addresses that are not the client's
 // business.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client hung up (^C in the CLI) and the service gave up with
+		// it: nobody is left to answer, and nothing went wrong.
+		s.log.Debug("client left before the answer", keyMethod, r.Method, keyPath, r.URL.Path)
+		return
+	}
 	code := clauderon.ErrorCode(err)
 	if code == clauderon.EINTERNAL {
 		s.log.Error("request failed", keyMethod, r.Method, keyPath, r.URL.Path, keyErr, err)

@@ -56,8 +56,13 @@ func TestCreateRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(again, got) {
 		t.Errorf("Get returned\n%+v\nwant\n%+v", again, got)
 	}
-	// The prompt is private: the request log must not hold it.
-	if log := env.log.String(); strings.Contains(log, req.Prompt) {
+	// Requests are logged at debug level with constant keys; the prompt is
+	// private, so the log must not hold it.
+	log := env.log.String()
+	if !strings.Contains(log, `"msg":"request","method":"POST","path":"/v1/sessions","status":201`) {
+		t.Errorf("the request log lacks the create:\n%s", log)
+	}
+	if strings.Contains(log, req.Prompt) {
 		t.Errorf("the request log holds the prompt:\n%s", log)
 	}
 }
