@@ -21,8 +21,12 @@ type HostPattern string
 func ParseHostPattern(s string) (HostPattern, error) {
 	p := asciiLower(strings.TrimSpace(s))
 	name, wild := strings.CutPrefix(p, "*.")
-	if !validHostName(name) || net.ParseIP(name) != nil || (wild && !strings.Contains(name, ".")) {
-		return "", Errorf(EINVALID, "invalid host pattern %q: want a host name like api.example.com or *.example.com", s)
+	if wild && validHostName(name) && !strings.Contains(name, ".") {
+		// *.com would hand the credential to every .com site.
+		return "", Errorf(EINVALID, "host pattern %q covers a whole top-level domain: name the provider's domain, e.g. *.example.com", s)
+	}
+	if !validHostName(name) || net.ParseIP(name) != nil {
+		return "", Errorf(EINVALID, "invalid host pattern %q: want an ASCII host name like api.example.com or *.example.com (international names in their xn-- form; no IP addresses)", s)
 	}
 	return HostPattern(p), nil
 }

@@ -76,7 +76,7 @@ func (c *Config) Validate() error {
 		names[rc.Name] = i
 	}
 	for i, a := range c.Allow {
-		if _, err := hostPattern(a); err != nil {
+		if _, err := clauderon.ParseHostPattern(a); err != nil {
 			p.addErr(fmt.Sprintf("allow[%d]", i), err)
 		}
 	}
@@ -178,13 +178,9 @@ func (rc RuleConfig) rule() (clauderon.Rule, error) {
 	}
 	r := clauderon.Rule{Name: rc.Name}
 	for _, h := range hosts {
-		hp, err := hostPattern(h)
+		hp, err := clauderon.ParseHostPattern(h)
 		if err != nil {
 			return fail("hosts", "%s", clauderon.ErrorMessage(err))
-		}
-		if suffix, ok := strings.CutPrefix(string(hp), "*."); ok && !strings.Contains(suffix, ".") {
-			// *.com would hand the credential to every .com site.
-			return fail("hosts", "%q covers a whole top-level domain: name the provider's domain, e.g. *.example.com", h)
 		}
 		r.Hosts = append(r.Hosts, hp)
 	}
@@ -233,32 +229,6 @@ func (rc RuleConfig) rule() (clauderon.Rule, error) {
 		r.EnvVars = append(r.EnvVars, e)
 	}
 	return r, nil
-}
-
-// hostPattern is clauderon.ParseHostPattern plus a check the domain
-// package does not make yet: names are ASCII letters, digits, '-' and '_'.
-// Anything else (control characters, '%', non-ASCII letters that Unicode
-// case folding may map onto ASCII ones) is refused here, where a person can
-// fix it.
-func hostPattern(s string) (clauderon.HostPattern, error) {
-	p, err := clauderon.ParseHostPattern(s)
-	if err != nil {
-		return "", err
-	}
-	// Checked on the input: ParseHostPattern's Unicode lower-casing turns
-	// the Kelvin sign into an ASCII k.
-	for _, label := range strings.Split(strings.TrimPrefix(strings.TrimSpace(s), "*."), ".") {
-		if len(label) > 63 {
-			return "", clauderon.Errorf(clauderon.EINVALID, "invalid host pattern %q: a part between dots is longer than 63 characters", s)
-		}
-		for i := 0; i < len(label); i++ {
-			if c := label[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return "", clauderon.Errorf(clauderon.EINVALID,
-					"invalid host pattern %q: use letters, digits and '-' only (the xn-- form for international names)", s)
-			}
-		}
-	}
-	return p, nil
 }
 
 func validRuleName(s string) bool {
