@@ -158,8 +158,13 @@ func (b *syncBuffer) String() string {
 
 // httptestRecorder serves one request through s.Handler in memory, for
 // checks that need no socket.
-func httptestRecorder(s *Server, method, path string) *httptest.ResponseRecorder {
+// headers are name, value pairs.
+func httptestRecorder(s *Server, method, path string, headers ...string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	req := httptest.NewRequest(method, path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	s.Handler().ServeHTTP(rec, req)
 	return rec
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/clauderon/clauderon"
@@ -54,6 +55,10 @@ func TestWaitHonoursCancellation(t *testing.T) {
 	// The daemon stopped waiting too: the client hanging up reached it.
 	if err := recv(t, ctx, env.svc.waitEnded, "the server's wait to end"); !errors.Is(err, context.Canceled) {
 		t.Errorf("the server's wait ended with %v, want context.Canceled", err)
+	}
+	// A hang-up is not a failure: nothing is logged as an error.
+	if log := env.log.String(); strings.Contains(log, `"level":"ERROR"`) {
+		t.Errorf("a hang-up was logged as an error:\n%s", log)
 	}
 }
 
