@@ -132,3 +132,29 @@ func readUntil(t *testing.T, r io.Reader, want string) string {
 	}
 	return got.String()
 }
+
+// readUntilLine reads a terminal until one of its lines, without the agent's
+// "> " prompts, is exactly line. Typed input is echoed by the terminal, and
+// may show before or after a prompt, so matching whole lines tells the
+// agent's answer from the echo.
+func readUntilLine(t *testing.T, r io.Reader, line string) string {
+	t.Helper()
+	var got bytes.Buffer
+	buf := make([]byte, 4096)
+	for {
+		lines := strings.Split(got.String(), "\r\n")
+		for _, l := range lines[:len(lines)-1] { // complete lines only
+			for strings.HasPrefix(l, "> ") {
+				l = l[2:]
+			}
+			if l == line {
+				return got.String()
+			}
+		}
+		n, err := r.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("read %q before the line %q appeared: %v", got.String(), line, err)
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package docker_test
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/clauderon/clauderon"
+	"github.com/clauderon/clauderon/docker"
+	"github.com/clauderon/clauderon/internal/fakeprovider"
+)
+
+// TestEnsureNetwork checks the network is created once, reused after, and
+// that its gateway is an address of this host the daemon can listen on.
+func TestEnsureNetwork(t *testing.T) {
+	mustBackend(t) // skips or fails when there is no engine
+	name := "clauderon-" + uniqueName(t)
+	b, err := docker.New(testContext(t), docker.Options{Network: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.RemoveNetwork(context.Background(), name); err != nil {
+			t.Errorf("remove network %s: %v", name, err)
+		}
+		b.Close()
+	})
+	ctx := testContext(t)
+	gw, err := b.EnsureNetwork(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.EnsureNetwork(ctx)
+	if err != nil || again != gw {
+		t.Fatalf("second EnsureNetwork: %v, %v; want %v", again, err, gw)
+	}
+	if !hostHasAddr(t, gw) {
+		t.Fatalf("gateway %v is not an address of this host", gw)
+	}
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(gw, 0).String())
+	if err != nil {
+		t.Fatalf("listen on the gateway: %v", err)
+	}
+	ln.Close()
+
+	internal, err := docker.New(ctx, docker.Options{Network: name, InternalNetwork: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer internal.Close()
+	_, err = internal.EnsureNetwork(ctx)
+	wantCode(t, err, clauderon.ECONFLICT, "internal=false", "docker network rm "+name)
+}
+
+func hostHasAddr(t *testing.T, a netip.Addr) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ia := range addrs {
+		if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// TestProxyHostReachesGateway runs the agent against a TLS server listening
+// on the network's gateway, the way the daemon's proxy does: the container
+// resolves ProxyHost to the gateway, trusts the CA placed in it, and sends
+// its placeholder credential.
+func TestProxyHostReachesGateway(t *testing.T) {
+	b := mustBackend(t)
+	ctx := testContext(t)
+	gw, err := b.EnsureNetwork(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const proxyHost = "proxy.clauderon.internal"
+	p := fakeprovider.MustStart(t, fakeprovider.Config{
+		Addr:  netip.AddrPortFrom(gw, 0).String(),
+		Hosts: []string{proxyHost},
+	})
+	_, port, _ := net.SplitHostPort(p.Addr())
+	spec := baseSpec(t, b, "claude", "--dangerously-skip-permissions", "--print", "--verbose", "hello from the container")
+	spec.ProxyHost = proxyHost
+	spec.Env = []string{
+		"CLAUDE_CODE_OAUTH_TOKEN=sk-ant-oat01-clauderon-proxy-placeholder",
+		"ANTHROPIC_BASE_URL=https://" + proxyHost + ":" + port,
+		"SSL_CERT_FILE=" + clauderon.ContainerCAPath,
+	}
+	spec.Files = []clauderon.SpecFile{{Path: clauderon.ContainerCAPath, Data: p.CAPEM(), Mode: 0o644}}
+	code, out := runToExit(t, b, spec)
+	if code != 0 || out != "fake-provider says: hello from the container\n" {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+	reqs := p.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want 1", len(reqs))
+	}
+	r := reqs[0]
+	if r.Authorization != "Bearer sk-ant-oat01-clauderon-proxy-placeholder" || r.SNI != proxyHost || !strings.HasPrefix(r.Host, proxyHost+":") {
+		t.Fatalf("provider saw %+v", r)
+	}
+}
