@@ -82,7 +82,7 @@ func TestTokenAuth(t *testing.T) {
 func TestNewRequiresCollaborators(t *testing.T) {
 	t.Parallel()
 	ca := mustCA(t, "ca")
-	full := Config{GetCertificate: ca.getCertificate(t), Auth: NewTokenAuth("t", clauderon.Identity{}),
+	full := Config{GetCertificate: ca.getCertificate(), Auth: NewTokenAuth("t", clauderon.Identity{}),
 		Credentials: func() *clauderon.CredentialSet { return nil }, Audit: newMemAudit()}
 	if _, err := New(full); err != nil {
 		t.Fatal(err)

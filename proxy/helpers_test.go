@@ -70,9 +70,17 @@ func mustCA(tb testing.TB, name string) *testCA {
 // leaf mints a certificate for names (host names or IP literals).
 func (ca *testCA) leaf(tb testing.TB, names ...string) tls.Certificate {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := ca.mint(names...)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return c
+}
+
+func (ca *testCA) mint(names ...string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
@@ -91,18 +99,22 @@ func (ca *testCA) leaf(tb testing.TB, names ...string) tls.Certificate {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
-		tb.Fatal(err)
+		return tls.Certificate{}, err
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
-// getCertificate is what package pki provides: a leaf per SNI name.
-func (ca *testCA) getCertificate(tb testing.TB) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+// getCertificate is what package pki provides: a leaf per SNI name. It runs
+// on the proxy's goroutines, so it returns errors instead of failing a test.
+func (ca *testCA) getCertificate() func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		if c, ok := ca.leaves.Load(h.ServerName); ok {
 			return c.(*tls.Certificate), nil
 		}
-		c := ca.leaf(tb, h.ServerName)
+		c, err := ca.mint(h.ServerName)
+		if err != nil {
+			return nil, err
+		}
 		ca.leaves.Store(h.ServerName, &c)
 		return &c, nil
 	}
@@ -286,7 +298,7 @@ func startProxy(tb testing.TB, up *upstream, creds []clauderon.Credential, opts 
 		}
 	}
 	cfg := Config{
-		GetCertificate: h.ca.getCertificate(tb),
+		GetCertificate: h.ca.getCertificate(),
 		Auth:           NewTokenAuth(testToken, clauderon.Identity{Session: h.session}),
 		Credentials:    func() *clauderon.CredentialSet { return h.creds.Load() },
 		Audit:          h.audit,

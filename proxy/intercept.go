@@ -55,6 +55,7 @@ func (p *Proxy) intercept(w http.ResponseWriter, ex *exchange, port int) {
 		p.finish(ex)
 		return
 	}
+	defer closeOnPanic(conn)
 	ex.status = http.StatusOK
 	var c net.Conn = conn
 	if len(early) > 0 {
@@ -81,6 +82,17 @@ func (p *Proxy) intercept(w http.ResponseWriter, ex *exchange, port int) {
 		sni: hostOnly(tc.ConnectionState().ServerName)}
 	if !p.track(ic) || !p.queue.push(ic) {
 		ic.Close()
+	}
+}
+
+// closeOnPanic closes a hijacked connection if a collaborator (say,
+// GetCertificate) panics: net/http recovers handler panics, but it no longer
+// owns a hijacked connection, which would otherwise stay open with the client
+// waiting forever.
+func closeOnPanic(c net.Conn) {
+	if v := recover(); v != nil {
+		c.Close()
+		panic(v)
 	}
 }
 

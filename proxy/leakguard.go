@@ -186,15 +186,15 @@ func (g *guard) Read(p []byte) (int, error) {
 		buf := *g.buf
 		n, err := g.src.Read(buf[g.held:])
 		n += g.held
-		final := err != nil
-		if final {
-			g.err = err
-			if err == io.EOF {
-				g.r.redactHeader(g.trailer)
-			}
+		g.err = err
+		if err == io.EOF {
+			g.r.redactHeader(g.trailer)
 		}
+		// At the end of the body what was held is released (it was not a
+		// secret); on a broken stream it is dropped, since it may be the
+		// start of one.
 		var keep int
-		g.out, keep = g.r.process(g.out[:0], buf[:n], final)
+		g.out, keep = g.r.process(g.out[:0], buf[:n], err == io.EOF)
 		g.off = 0
 		g.held = copy(buf, buf[n-keep:n])
 	}
