@@ -84,9 +84,9 @@ type Proxy struct {
 	cfg       Config
 	log       *slog.Logger
 	ports     map[int]bool
-	outer     *http.Server     // the proxy listener: CONNECT and absolute-form requests
-	inner     *http.Server     // intercepted TLS connections, fed by queue
-	queue     *connQueue       // hands intercepted connections to inner
+	outer     *http.Server // the proxy listener: CONNECT and absolute-form requests
+	inner     *http.Server // intercepted TLS connections, fed by queue
+	queue     *connQueue   // hands intercepted connections to inner
 	rp        *httputil.ReverseProxy
 	transport *http.Transport
 	tlsConf   *tls.Config
