@@ -86,7 +86,7 @@ func Open(path string, opts Options) (*Log, error) {
 		path:     path,
 		maxBytes: opts.MaxBytes,
 		maxFiles: opts.MaxFiles,
-		logger:   opts.Logger.With(slog.String("component", "audit"), slog.String("path", path)),
+		logger:   opts.Logger.With(slog.String("path", path)),
 		bufs:     sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
 	lock, err := os.OpenFile(lockName(path), os.O_RDWR|os.O_CREATE, fileMode)
