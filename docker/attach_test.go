@@ -18,6 +18,7 @@ func interactiveSpec(t *testing.T, b *docker.Backend) clauderon.SessionSpec {
 }
 
 func TestAttachTerminal(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	id := mustCreate(t, b, interactiveSpec(t, b))
 	ctx := testContext(t)
@@ -56,6 +57,7 @@ func TestAttachTerminal(t *testing.T) {
 // TestAttachAgain checks that closing a terminal detaches without stopping
 // the agent, and that a second attachment works.
 func TestAttachAgain(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	id := mustCreate(t, b, interactiveSpec(t, b))
 	ctx := testContext(t)
@@ -79,6 +81,7 @@ func TestAttachAgain(t *testing.T) {
 }
 
 func TestAttachPrintModeRefused(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	id := mustCreate(t, b, baseSpec(t, b, "claude", "--print", "exit:0"))
 	_, err := b.Attach(testContext(t), id)
@@ -88,6 +91,7 @@ func TestAttachPrintModeRefused(t *testing.T) {
 // TestLogsFollowTTY reads an interactive container's raw terminal output
 // with follow until the agent exits.
 func TestLogsFollowTTY(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	id := mustCreate(t, b, interactiveSpec(t, b))
 	ctx := testContext(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/clauderon/clauderon"
@@ -41,6 +42,8 @@ type Backend struct {
 	cli  *client.Client
 	opts Options
 	log  *slog.Logger
+
+	netMu sync.Mutex // serializes network creation
 }
 
 var _ clauderon.Backend = (*Backend)(nil)

@@ -44,15 +44,19 @@ func (b *Backend) Create(ctx context.Context, spec clauderon.SessionSpec) (strin
 	if err := b.checkImage(ctx, spec.Image); err != nil {
 		return "", err
 	}
-	gw, err := b.EnsureNetwork(ctx)
+	nw, err := b.ensureNetwork(ctx)
+	if err != nil {
+		return "", err
+	}
+	gw, err := gateway(nw)
 	if err != nil {
 		return "", err
 	}
 
 	name := ContainerName(spec.Name)
 	hc := &container.HostConfig{
-		NetworkMode: container.NetworkMode(b.opts.Network),
-		Init:        new(true), // reaps the zombies agents leave behind, forwards signals
+		NetworkMode: container.NetworkMode(nw.ID), // by id: see ensureNetwork
+		Init:        new(true),                    // reaps the zombies agents leave behind, forwards signals
 		SecurityOpt: []string{"no-new-privileges"},
 		Resources: container.Resources{
 			NanoCPUs: int64(spec.CPUs * 1e9),
@@ -89,7 +93,7 @@ func (b *Backend) Create(ctx context.Context, spec clauderon.SessionSpec) (strin
 		Config:     cfg,
 		HostConfig: hc,
 		NetworkingConfig: &network.NetworkingConfig{
-			EndpointsConfig: map[string]*network.EndpointSettings{b.opts.Network: {}},
+			EndpointsConfig: map[string]*network.EndpointSettings{nw.ID: {}},
 		},
 	})
 	if err != nil {

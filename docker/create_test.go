@@ -12,6 +12,7 @@ import (
 )
 
 func TestPrintModeExitCodeAndLogs(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	spec := baseSpec(t, b, "claude", "--dangerously-skip-permissions", "--print", "--verbose", "exit:3")
 	code, out := runToExit(t, b, spec)
@@ -29,6 +30,7 @@ func TestPrintModeExitCodeAndLogs(t *testing.T) {
 // rewrite, a HOME and a /workspace and /tmp it can write to (the image is
 // FROM scratch: none of them exist in it), the environment and the user.
 func TestFilesEnvAndUser(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	const ca = "-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n"
 	settings := clauderon.ContainerHome + "/.claude.json"
@@ -79,6 +81,7 @@ func TestFilesEnvAndUser(t *testing.T) {
 }
 
 func TestWorkspaceAndGitDirBinds(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	work, gitDir := t.TempDir(), t.TempDir()
 	// The agent runs as 1000: let it into the test's root-owned temp dirs.
@@ -116,6 +119,7 @@ func TestWorkspaceAndGitDirBinds(t *testing.T) {
 }
 
 func TestNameAndLabels(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	spec := baseSpec(t, b, "claude", "--print", "exit:0")
 	spec.Labels["custom"] = "yes"
@@ -143,6 +147,7 @@ func TestNameAndLabels(t *testing.T) {
 }
 
 func TestMissingImage(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	spec := baseSpec(t, b, "claude")
 	spec.Image = "clauderon-no-such-image:" + uniqueName(t)
@@ -151,6 +156,7 @@ func TestMissingImage(t *testing.T) {
 }
 
 func TestNameClash(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	spec := baseSpec(t, b, "claude", "--print", "exit:0")
 	mustCreate(t, b, spec)
@@ -159,6 +165,7 @@ func TestNameClash(t *testing.T) {
 }
 
 func TestInvalidSpec(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	for _, tc := range []struct {
 		name string

@@ -12,3 +12,23 @@ func (b *Backend) RemoveNetwork(ctx context.Context, name string) error {
 	_, err := b.cli.NetworkRemove(ctx, name, client.NetworkRemoveOptions{})
 	return err
 }
+
+// CreateNetworkUnchecked creates a network the way a racing second daemon
+// would on an engine before API 1.44: a name already taken gives a second
+// network of that name. It returns the new network's id.
+func (b *Backend) CreateNetworkUnchecked(ctx context.Context, name string) (string, error) {
+	res, err := b.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge"})
+	return res.ID, err
+}
+
+// NetworkIDs lists the ids of the networks named exactly name.
+func (b *Backend) NetworkIDs(ctx context.Context, name string) ([]string, error) {
+	res, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", name)})
+	var ids []string
+	for _, n := range res.Items {
+		if n.Name == name {
+			ids = append(ids, n.ID)
+		}
+	}
+	return ids, err
+}

@@ -21,7 +21,7 @@ import (
 // test instead of hanging it; nothing asserts on durations.
 const testTimeout = 2 * time.Minute
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	return ctx
@@ -29,7 +29,7 @@ func testContext(t *testing.T) context.Context {
 
 // mustBackend connects to the local engine. Without one it skips, unless
 // CLAUDERON_REQUIRE_DOCKER is set (make test and CI set it): then it fails.
-func mustBackend(t *testing.T) *docker.Backend {
+func mustBackend(t testing.TB) *docker.Backend {
 	t.Helper()
 	b, err := docker.New(testContext(t), docker.Options{})
 	if err != nil {
@@ -43,7 +43,7 @@ func mustBackend(t *testing.T) *docker.Backend {
 }
 
 // uniqueName is a session name no other test (or test run) uses.
-func uniqueName(t *testing.T) string {
+func uniqueName(testing.TB) string {
 	var b [4]byte
 	rand.Read(b[:])
 	return "test-" + hex.EncodeToString(b[:])
@@ -51,7 +51,7 @@ func uniqueName(t *testing.T) string {
 
 // baseSpec is a print-mode session of the test image running as an
 // unprivileged user.
-func baseSpec(t *testing.T, b *docker.Backend, command ...string) clauderon.SessionSpec {
+func baseSpec(t testing.TB, b *docker.Backend, command ...string) clauderon.SessionSpec {
 	return clauderon.SessionSpec{
 		Name:    uniqueName(t),
 		Image:   testimage.MustBuild(t, b),
@@ -63,7 +63,7 @@ func baseSpec(t *testing.T, b *docker.Backend, command ...string) clauderon.Sess
 }
 
 // mustCreate creates the session's container and removes it when t ends.
-func mustCreate(t *testing.T, b *docker.Backend, spec clauderon.SessionSpec) string {
+func mustCreate(t testing.TB, b *docker.Backend, spec clauderon.SessionSpec) string {
 	t.Helper()
 	id, err := b.Create(testContext(t), spec)
 	if err != nil {

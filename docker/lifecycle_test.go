@@ -11,6 +11,7 @@ import (
 )
 
 func TestStopStartRemove(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	id := mustCreate(t, b, interactiveSpec(t, b))
 	ctx := testContext(t)
@@ -67,6 +68,7 @@ func TestStopStartRemove(t *testing.T) {
 }
 
 func TestWaitEndsWithContext(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	id := mustCreate(t, b, interactiveSpec(t, b))
 	ctx, cancel := context.WithCancel(testContext(t))
@@ -80,6 +82,7 @@ func TestWaitEndsWithContext(t *testing.T) {
 }
 
 func TestEngineUnreachable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// A socket file nobody listens on: connection refused.
 	ln, err := net.Listen("unix", filepath.Join(dir, "dead.sock"))

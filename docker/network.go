@@ -1,11 +1,12 @@
 package docker
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
+	"slices"
 
 	"github.com/clauderon/clauderon"
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
@@ -18,37 +19,82 @@ import (
 // Docker's "host-gateway" would map to docker0's address instead, which is
 // not on this network; Create maps SessionSpec.ProxyHost to this gateway.
 func (b *Backend) EnsureNetwork(ctx context.Context) (netip.Addr, error) {
-	name := b.opts.Network
-	res, err := b.cli.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
-	if cerrdefs.IsNotFound(err) {
-		_, err = b.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
-			Driver:   "bridge",
-			Internal: b.opts.InternalNetwork,
-			Labels:   map[string]string{clauderon.LabelManaged: "true"},
-		})
-		// Another daemon call may have created it meanwhile: then it exists.
-		if err != nil && !cerrdefs.IsConflict(err) {
-			return netip.Addr{}, b.wrap(err, "create network "+name)
-		}
-		b.log.Info("created network", "network", name)
-		res, err = b.cli.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
-	}
+	n, err := b.ensureNetwork(ctx)
 	if err != nil {
-		return netip.Addr{}, b.wrap(err, "inspect network "+name)
-	}
-	n := res.Network
-	if n.Driver != "bridge" {
-		return netip.Addr{}, clauderon.Errorf(clauderon.ECONFLICT, "Docker network %q uses the %s driver, clauderon needs a bridge: remove it with `docker network rm %s`", name, n.Driver, name)
-	}
-	if n.Internal != b.opts.InternalNetwork {
-		return netip.Addr{}, clauderon.Errorf(clauderon.ECONFLICT, "Docker network %q has internal=%t, clauderon wants internal=%t: stop its sessions and remove it with `docker network rm %s`", name, n.Internal, b.opts.InternalNetwork, name)
+		return netip.Addr{}, err
 	}
 	return gateway(n)
 }
 
+// ensureNetwork finds or creates the network and returns it. Engines before
+// API 1.44 (Debian's 20.10) create a second network with a taken name when
+// two creates race, after which the name is ambiguous. So every caller looks
+// the network up by listing, settles on the oldest one of that name and
+// removes the younger ones, and containers join it by id, never by name.
+func (b *Backend) ensureNetwork(ctx context.Context) (network.Network, error) {
+	b.netMu.Lock() // one create at a time in this process
+	defer b.netMu.Unlock()
+	name := b.opts.Network
+	n, found, err := b.findNetwork(ctx)
+	if err != nil {
+		return n, err
+	}
+	if !found {
+		res, err := b.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+			Driver:   "bridge",
+			Internal: b.opts.InternalNetwork,
+			Labels:   map[string]string{clauderon.LabelManaged: "true"},
+		})
+		if err != nil {
+			return n, b.wrap(err, "create network "+name)
+		}
+		b.log.Info("created network", "network", name, "id", shortID(res.ID))
+		if n, found, err = b.findNetwork(ctx); err != nil {
+			return n, err
+		}
+		if !found {
+			return n, clauderon.Errorf(clauderon.EUNAVAILABLE, "Docker network %q vanished right after it was created: is another program removing it?", name)
+		}
+	}
+	if n.Driver != "bridge" {
+		return n, clauderon.Errorf(clauderon.ECONFLICT, "Docker network %q uses the %s driver, clauderon needs a bridge: remove it with `docker network rm %s`", name, n.Driver, name)
+	}
+	if n.Internal != b.opts.InternalNetwork {
+		return n, clauderon.Errorf(clauderon.ECONFLICT, "Docker network %q has internal=%t, clauderon wants internal=%t: stop its sessions and remove it with `docker network rm %s`", name, n.Internal, b.opts.InternalNetwork, name)
+	}
+	return n, nil
+}
+
+// findNetwork returns the oldest network named exactly Options.Network and
+// removes younger duplicates (best effort: one in use stays).
+func (b *Backend) findNetwork(ctx context.Context) (network.Network, bool, error) {
+	name := b.opts.Network
+	res, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", name)})
+	if err != nil {
+		return network.Network{}, false, b.wrap(err, "list networks")
+	}
+	var same []network.Network
+	for _, s := range res.Items {
+		if s.Name == name { // the filter also matches substrings
+			same = append(same, s.Network)
+		}
+	}
+	if len(same) == 0 {
+		return network.Network{}, false, nil
+	}
+	slices.SortFunc(same, func(x, y network.Network) int {
+		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.ID, y.ID))
+	})
+	for _, dup := range same[1:] {
+		_, err := b.cli.NetworkRemove(ctx, dup.ID, client.NetworkRemoveOptions{})
+		b.log.Warn("removed duplicate network", "network", name, "id", shortID(dup.ID), "err", err)
+	}
+	return same[0], true, nil
+}
+
 // gateway picks the network's IPv4 gateway. When IPAM left it out, Docker's
 // bridge driver uses the subnet's first address, and so does this.
-func gateway(n network.Inspect) (netip.Addr, error) {
+func gateway(n network.Network) (netip.Addr, error) {
 	for _, c := range n.IPAM.Config {
 		if c.Gateway.Is4() {
 			return c.Gateway, nil

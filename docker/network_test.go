@@ -15,6 +15,7 @@ import (
 // TestEnsureNetwork checks the network is created once, reused after, and
 // that its gateway is an address of this host the daemon can listen on.
 func TestEnsureNetwork(t *testing.T) {
+	t.Parallel()
 	mustBackend(t) // skips or fails when there is no engine
 	name := "clauderon-" + uniqueName(t)
 	b, err := docker.New(testContext(t), docker.Options{Network: name})
@@ -54,6 +55,41 @@ func TestEnsureNetwork(t *testing.T) {
 	wantCode(t, err, clauderon.ECONFLICT, "internal=false", "docker network rm "+name)
 }
 
+// TestEnsureNetworkSettlesDuplicates recreates what two daemons racing to
+// create the network leave on a 20.10 engine: two networks of one name.
+// EnsureNetwork keeps the older and removes the younger.
+func TestEnsureNetworkSettlesDuplicates(t *testing.T) {
+	t.Parallel()
+	mustBackend(t)
+	name := "clauderon-" + uniqueName(t)
+	ctx := testContext(t)
+	b, err := docker.New(ctx, docker.Options{Network: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	first, err := b.CreateNetworkUnchecked(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.RemoveNetwork(context.Background(), first) })
+	second, err := b.CreateNetworkUnchecked(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.RemoveNetwork(context.Background(), second) })
+	if ids, _ := b.NetworkIDs(ctx, name); len(ids) != 2 {
+		t.Skipf("this engine refuses a second network named %s (API 1.44+): nothing to settle", name)
+	}
+	if _, err := b.EnsureNetwork(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := b.NetworkIDs(ctx, name)
+	if err != nil || len(ids) != 1 || ids[0] != first {
+		t.Fatalf("networks named %s after EnsureNetwork: %v, %v; want only %s", name, ids, err, first)
+	}
+}
+
 func hostHasAddr(t *testing.T, a netip.Addr) bool {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
@@ -72,6 +108,7 @@ func hostHasAddr(t *testing.T, a netip.Addr) bool {
 // resolves ProxyHost to the gateway, trusts the CA placed in it, and sends
 // its placeholder credential.
 func TestProxyHostReachesGateway(t *testing.T) {
+	t.Parallel()
 	b := mustBackend(t)
 	ctx := testContext(t)
 	gw, err := b.EnsureNetwork(ctx)
