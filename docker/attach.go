@@ -12,8 +12,9 @@ import (
 // return what the agent draws, writes are its keyboard input. Output written
 // before the attach is not replayed; a Resize makes full-screen agents
 // redraw. Docker's default detach keys (ctrl-p ctrl-q) end the attachment
-// without stopping the agent. A print-mode container has no terminal:
-// EINVALID says to use logs.
+// without stopping the agent. ctx bounds the attaching, not the terminal,
+// which lasts until Close or the container's end. A print-mode container has
+// no terminal: EINVALID says to use logs.
 func (b *Backend) Attach(ctx context.Context, id string) (clauderon.Terminal, error) {
 	c, err := b.inspect(ctx, id)
 	if err != nil {
