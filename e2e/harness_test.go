@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,6 +59,9 @@ type env struct {
 	provider *fakeprovider.Provider
 	caFile   string
 	home     string
+	// proxyAddr stays the same across daemon restarts, as the default port
+	// does for users: running containers keep the proxy URL they were given.
+	proxyAddr string
 }
 
 var (
@@ -97,7 +101,29 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(home) })
-	return &env{t: t, docker: dk, image: imageRef, provider: p, caFile: caFile, home: home}
+	return &env{t: t, docker: dk, image: imageRef, provider: p, caFile: caFile, home: home, proxyAddr: freeAddr(t)}
+}
+
+// claim removes containers left by an earlier, interrupted run for these
+// session names, and removes them again when the test ends, pass or fail.
+func (e *env) claim(names ...string) {
+	rm := func() {
+		for _, n := range names {
+			_ = exec.Command("docker", "rm", "-f", "clauderon-"+n).Run()
+		}
+	}
+	rm()
+	e.t.Cleanup(rm)
+}
+
+// freeAddr finds a loopback port nobody uses right now.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // daemon is a running `clauderon daemon` process.
@@ -146,7 +172,7 @@ func (e *env) startDaemon(creds ...string) *daemon {
 	if len(creds) == 0 {
 		creds = []string{"CLAUDE_CODE_OAUTH_TOKEN=" + canaryOAuth}
 	}
-	cmd := exec.Command(binPath, "daemon", "--home", e.home, "--listen", "127.0.0.1:0",
+	cmd := exec.Command(binPath, "daemon", "--home", e.home, "--listen", e.proxyAddr,
 		"--resolve", "api.anthropic.com:443="+e.provider.Addr(), "--upstream-ca", e.caFile, "--log-level", "debug")
 	cmd.Env = e.daemonEnv(creds...)
 	d := &daemon{cmd: cmd, output: &syncBuffer{}, done: make(chan error, 1)}

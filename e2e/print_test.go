@@ -19,6 +19,7 @@ import (
 // nothing the container holds has it.
 func TestPrintSessionEndToEnd(t *testing.T) {
 	e := newEnv(t)
+	e.claim("p1", "p2")
 	e.startDaemon()
 
 	r := e.clauderon("create", "--print", "--name", "p1", "--prompt", "say hello", "--image", e.image)
@@ -117,6 +118,7 @@ func TestPrintSessionEndToEnd(t *testing.T) {
 // API-key placeholder and the provider gets x-api-key.
 func TestAPIKeyMode(t *testing.T) {
 	e := newEnv(t)
+	e.claim("k1")
 	e.startDaemon("ANTHROPIC_API_KEY=" + canaryAPIKey)
 	r := e.clauderon("create", "--print", "--name", "k1", "--prompt", "key mode", "--image", e.image)
 	if r.code != 0 || !strings.Contains(r.stdout, "fake-provider says: key mode") {
