@@ -10,6 +10,7 @@ import (
 	"github.com/clauderon/clauderon"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
@@ -68,12 +69,14 @@ func (b *Backend) Create(ctx context.Context, spec clauderon.SessionSpec) (strin
 		// agents (IS_SANDBOX) keep Docker's default set to install things.
 		hc.CapDrop = []string{"ALL"}
 	}
+	// Mounts, not Binds: a missing host directory is an error instead of an
+	// empty root-owned directory Docker would make in its place.
 	if spec.WorkDir != "" {
-		hc.Binds = append(hc.Binds, spec.WorkDir+":"+clauderon.ContainerWorkspace)
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: spec.WorkDir, Target: clauderon.ContainerWorkspace})
 	}
 	if spec.GitDir != "" {
 		// A worktree's .git file names the main repository by its host path.
-		hc.Binds = append(hc.Binds, spec.GitDir+":"+spec.GitDir)
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: spec.GitDir, Target: spec.GitDir})
 	}
 	if spec.ProxyHost != "" {
 		hc.ExtraHosts = []string{spec.ProxyHost + ":" + gw.String()}
@@ -99,6 +102,11 @@ func (b *Backend) Create(ctx context.Context, spec clauderon.SessionSpec) (strin
 	if err != nil {
 		if cerrdefs.IsConflict(err) {
 			return "", clauderon.Errorf(clauderon.ECONFLICT, "container %s already exists: pick another session name, or remove the old container with `docker rm -f %s`", name, name)
+		}
+		if cerrdefs.IsInvalidArgument(err) {
+			// The engine's reason, e.g. "invalid mount config for type
+			// "bind": bind source path does not exist: /x".
+			return "", clauderon.Errorf(clauderon.EINVALID, "Docker refused the container for session %s: %s", spec.Name, strings.TrimPrefix(err.Error(), "Error response from daemon: "))
 		}
 		return "", b.wrap(err, "create container "+name)
 	}

@@ -177,6 +177,7 @@ func TestInvalidSpec(t *testing.T) {
 		{"relative file", func(s *clauderon.SessionSpec) { s.Files = []clauderon.SpecFile{{Path: "etc/x"}} }, "absolute path"},
 		{"file with ..", func(s *clauderon.SessionSpec) { s.Files = []clauderon.SpecFile{{Path: "/etc/../x"}} }, "absolute path"},
 		{"no image", func(s *clauderon.SessionSpec) { s.Image = "" }, "--image"},
+		{"missing worktree", func(s *clauderon.SessionSpec) { s.WorkDir = "/nonexistent/clauderon-worktree" }, "/nonexistent/clauderon-worktree"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := baseSpec(t, b, "claude")

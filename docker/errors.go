@@ -11,7 +11,7 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// errUnavailable is what users see when the engine cannot be reached: it
+// msgUnavailable is what users see when the engine cannot be reached: it
 // names the two ways to start it.
 const msgUnavailable = "Docker is not running: start it with `sudo systemctl start docker` (or `make run`, which starts it)"
 

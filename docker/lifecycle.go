@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/clauderon/clauderon"
 	cerrdefs "github.com/containerd/errdefs"
@@ -68,7 +69,7 @@ func (b *Backend) Wait(ctx context.Context, id string) (int, error) {
 	select {
 	case r := <-w.Result:
 		if r.Error != nil && r.Error.Message != "" {
-			return int(r.StatusCode), clauderon.Errorf(clauderon.EINTERNAL, "waiting for container %s: %s", shortID(id), r.Error.Message)
+			return int(r.StatusCode), fmt.Errorf("wait for container %s: %s", shortID(id), r.Error.Message)
 		}
 		return int(r.StatusCode), nil
 	case err := <-w.Error:
