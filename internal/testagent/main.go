@@ -15,7 +15,8 @@
 //
 // Test-only subcommands, checked before the flags: "env" prints the
 // environment, "id" prints uid, gid and HOME, "write PATH TEXT" writes a
-// file, "cat PATH" prints one, and "steps A -- B -- ..." runs several of
+// file, "cat PATH" prints one, "run PROGRAM ARGS..." runs a program the
+// image carries (git), and "steps A -- B -- ..." runs several of
 // them in one go (containers built FROM scratch have no shell).
 package main
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 )
@@ -36,6 +38,8 @@ func subcommand(args []string, stdout, stderr io.Writer) (code int, ok bool) {
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", args[1])
 		return 0, true
+	case "run":
+		return runProgram(args[1:], stdout, stderr), true
 	case "cat":
 		if len(args) != 2 {
 			fmt.Fprintln(stderr, "usage: claude cat PATH")
@@ -83,4 +87,25 @@ func steps(args []string, stdout io.Writer) int {
 		fmt.Fprintf(stdout, "exit %d\n", code)
 	}
 	return failed
+}
+
+// runProgram runs another program in the container (for images that carry
+// one, such as git) with the agent's environment and working directory, and
+// returns its exit code.
+func runProgram(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: claude run PROGRAM [ARGS...]")
+		return 2
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		fmt.Fprintf(stderr, "test agent: %v\n", err)
+		return 127
+	}
+	return 0
 }
