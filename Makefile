@@ -1,6 +1,7 @@
 # clauderon: `make build`, `make run`, `make test`. See README.md.
 SHELL := /bin/bash
-GO ?= go
+# The go on PATH, else the one Go's installer puts in /usr/local/go.
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/clauderon
 export CGO_ENABLED ?= 0
 
