@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 // env is one test's world: a docker backend (for building and inspecting),
 // the test image, a fake provider and a clauderon home.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	docker   *docker.Backend
 	image    string
 	provider *fakeprovider.Provider
@@ -72,7 +72,7 @@ var (
 
 // newEnv needs Docker: it skips without it unless CLAUDERON_REQUIRE_DOCKER is
 // set (as `make test` does), where a missing engine fails the test.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -117,7 +117,7 @@ func (e *env) claim(names ...string) {
 }
 
 // freeAddr finds a loopback port nobody uses right now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +209,7 @@ func (e *env) startDaemon(creds ...string) *daemon {
 }
 
 // stop ends the daemon gracefully (SIGTERM) and waits.
-func (d *daemon) stop(t *testing.T) {
+func (d *daemon) stop(t testing.TB) {
 	if d.cmd.ProcessState != nil {
 		return
 	}
@@ -278,7 +278,7 @@ func (e *env) must(args ...string) string {
 
 // dockerCLI runs the docker command line (for inspecting what the backend
 // made, the way a user would look).
-func dockerCLI(t *testing.T, args ...string) []byte {
+func dockerCLI(t testing.TB, args ...string) []byte {
 	t.Helper()
 	out, err := exec.Command("docker", args...).Output()
 	if err != nil {
