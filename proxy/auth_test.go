@@ -212,3 +212,44 @@ func TestPolicyHook(t *testing.T) {
 		t.Errorf("policy event %+v", ev)
 	}
 }
+
+// TestShutdownClosesHijackedConnections: a stream in flight and an open
+// tunnel end when Shutdown's context is already done.
+func TestShutdownClosesHijackedConnections(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	started := make(chan struct{}, 1)
+	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "event: start\n\n")
+		http.NewResponseController(w).Flush()
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	h := startProxy(t, up, []clauderon.Credential{{Rule: oauthRule(), Secret: clauderon.NewSecret(canary(t, "sk-ant-oat01-"))}})
+	res, err := h.client(testToken).Get("https://" + anthropicHost + "/v1/messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	<-started
+	tunnel, cres := h.rawConnect(t, tunnelHost+":443", basicAuth("s1", testToken))
+	if cres.StatusCode != 200 {
+		t.Fatalf("CONNECT: %d", cres.StatusCode)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.p.Shutdown(ctx)
+	if _, err := io.ReadAll(res.Body); err == nil {
+		t.Errorf("stream still open after Shutdown")
+	}
+	if _, err := tunnel.Read(make([]byte, 1)); err == nil {
+		t.Errorf("tunnel still open after Shutdown")
+	}
+	if _, err := net.Dial("tcp", h.addr); err == nil {
+		t.Errorf("still accepting after Shutdown")
+	}
+}

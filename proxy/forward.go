@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -90,13 +91,41 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	if ex.red == nil || res.Body == nil || res.Body == http.NoBody {
 		return nil
 	}
-	if ex.red.lengthChanges && res.Request.Method != http.MethodHead {
-		// A replacement may change the length; the client gets chunked
-		// framing (or a close-delimited body) instead.
-		res.Header.Del("Content-Length")
-		res.ContentLength = -1
+	if !ex.red.lengthChanges || res.Request.Method == http.MethodHead {
+		res.Body = ex.red.guard(res.Body, res.Trailer)
+		return nil
 	}
+	if res.ContentLength >= 0 && res.ContentLength <= smallBody {
+		return redactSmallBody(ex.red, res)
+	}
+	// A replacement may change the length; the client gets chunked framing
+	// (or a close-delimited body) instead.
+	res.Header.Del("Content-Length")
+	res.ContentLength = -1
 	res.Body = ex.red.guard(res.Body, res.Trailer)
+	return nil
+}
+
+// smallBody is the largest announced body the leak guard reads whole. Most
+// API answers are small; reading them whole keeps an exact Content-Length
+// (one write to the client, no chunked framing) even when a replacement
+// changes the length.
+const smallBody = 16 << 10
+
+func redactSmallBody(r *redactor, res *http.Response) error {
+	bp := copyBuffers.get()
+	defer copyBuffers.put(bp)
+	buf := (*bp)[:res.ContentLength]
+	_, err := io.ReadFull(res.Body, buf)
+	res.Body.Close()
+	if err != nil {
+		return err // ReverseProxy answers 502 through upstreamError
+	}
+	r.redactHeader(res.Trailer)
+	out, _ := r.process(make([]byte, 0, len(buf)), buf, true)
+	res.Body = io.NopCloser(bytes.NewReader(out))
+	res.ContentLength = int64(len(out))
+	res.Header.Set("Content-Length", strconv.Itoa(len(out)))
 	return nil
 }
 

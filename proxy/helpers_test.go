@@ -238,6 +238,11 @@ type upstream struct {
 
 func startUpstream(tb testing.TB, h http.Handler) *upstream {
 	tb.Helper()
+	return startUpstreamProto(tb, h, true)
+}
+
+func startUpstreamProto(tb testing.TB, h http.Handler, h2 bool) *upstream {
+	tb.Helper()
 	u := &upstream{ca: mustCA(tb, "public test CA")}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := received{Method: r.Method, Host: r.Host, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
@@ -250,7 +255,7 @@ func startUpstream(tb testing.TB, h http.Handler) *upstream {
 		u.mu.Unlock()
 		h.ServeHTTP(w, r)
 	}))
-	srv.EnableHTTP2 = true
+	srv.EnableHTTP2 = h2
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{
 		u.ca.leaf(tb, anthropicHost, openaiHost, tunnelHost, "127.0.0.1")}}
 	srv.StartTLS()

@@ -202,10 +202,14 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	p.queue.Close()
 	p.mu.Lock()
+	conns := make([]net.Conn, 0, len(p.conns))
 	for c := range p.conns {
-		c.Close()
+		conns = append(conns, c)
 	}
 	p.mu.Unlock()
+	for _, c := range conns { // outside the lock: Close untracks
+		c.Close()
+	}
 	p.transport.CloseIdleConnections()
 	return errors.Join(errOuter, errInner)
 }
