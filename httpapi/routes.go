@@ -31,6 +31,7 @@ func (s *Server) routes() http.Handler {
 	h("POST /v1/proxy-env", s.handleProxyEnv)
 
 	h("GET /v1/audit", s.handleAudit)
+	h("GET /v1/events", s.handleEvents)
 
 	// Anything else, including a known path with the wrong method, is a
 	// route this daemon does not have: most likely a client newer than it.

@@ -23,7 +23,9 @@ const (
 type ServerConfig struct {
 	Sessions clauderon.SessionService
 	// Audit may be nil; the audit routes then answer EUNAVAILABLE.
-	Audit   clauderon.AuditReader
+	Audit clauderon.AuditReader
+	// Events may be nil; GET /v1/events then answers EUNAVAILABLE.
+	Events  EventSource
 	Logger  *slog.Logger // nil discards
 	Version string       // reported by /v1/health
 	// Guard decides which requests reach the routes. Nil means RefuseBrowsers,
