@@ -95,7 +95,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		res.Body = ex.red.guard(res.Body, res.Trailer)
 		return nil
 	}
-	if res.ContentLength >= 0 && res.ContentLength <= smallBody {
+	if res.ContentLength >= 0 && res.ContentLength <= smallBody && len(res.Trailer) == 0 {
 		return redactSmallBody(ex.red, res)
 	}
 	// A replacement may change the length; the client gets chunked framing
@@ -109,7 +109,8 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 // smallBody is the largest announced body the leak guard reads whole. Most
 // API answers are small; reading them whole keeps an exact Content-Length
 // (one write to the client, no chunked framing) even when a replacement
-// changes the length.
+// changes the length. (Trailers need chunked framing, so bodies announcing
+// them are streamed.)
 const smallBody = 16 << 10
 
 func redactSmallBody(r *redactor, res *http.Response) error {
@@ -117,6 +118,13 @@ func redactSmallBody(r *redactor, res *http.Response) error {
 	defer copyBuffers.put(bp)
 	buf := (*bp)[:res.ContentLength]
 	_, err := io.ReadFull(res.Body, buf)
+	if err == nil {
+		// Read on to the end: the transport fills in trailers only there.
+		var one [1]byte
+		if n, _ := res.Body.Read(one[:]); n != 0 {
+			err = errors.New("body longer than its Content-Length")
+		}
+	}
 	res.Body.Close()
 	if err != nil {
 		return err // ReverseProxy answers 502 through upstreamError
