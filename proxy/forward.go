@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/clauderon/clauderon"
 )
@@ -64,7 +65,12 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.URL.Scheme = ex.scheme
 	out.URL.Host = ex.target
 	out.URL.RawQuery = pr.In.URL.RawQuery // as sent; ReverseProxy would re-encode it
-	out.Host = pr.In.Host
+	// The Host header is the checked, normalised name (no trailing dot, lower
+	// case), with the port only when it is not the scheme's default.
+	out.Host = ex.target
+	if _, port, _ := net.SplitHostPort(ex.target); port == defaultPort[ex.scheme] {
+		out.Host = strings.TrimSuffix(ex.target, ":"+port) // keeps [v6] brackets
+	}
 	out.Header.Del("Proxy-Authorization")
 	out.Header.Del("Proxy-Connection")
 	if ex.cred != nil && ex.scheme == "https" {
@@ -75,6 +81,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		ex.injected = true
 	}
 }
+
+var defaultPort = map[string]string{"https": "443", "http": "80"}
 
 // modifyResponse applies the leak guard to the upstream's answer before any
 // of it reaches the client.
