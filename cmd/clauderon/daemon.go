@@ -52,6 +52,7 @@ func daemonCmd(g *globals, io stdio) *cobra.Command {
 		},
 	}
 	m.Flags.register(cmd.Flags())
+	m.Web.register(cmd.Flags())
 	cmd.Flags().StringVar(&m.DockerHost, "docker-host", "", "Docker engine address (default DOCKER_HOST, else the local socket)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
@@ -79,6 +80,7 @@ type Main struct {
 	Home       string
 	Flags      proxyFlags
 	DockerHost string
+	Web        webFlags
 	Logger     *slog.Logger
 
 	// Ready, if set, is called once everything listens.
@@ -86,6 +88,7 @@ type Main struct {
 
 	// Set by Run.
 	ProxyAddr string // loopback address of the proxy
+	WebAddr   string // address of the web UI, "" when disabled
 	lock      *os.File
 	closers   []func(context.Context) error
 }
@@ -117,6 +120,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	for _, line := range credentialSummary(parts.secrets.Statuses()) {
 		log.Info("credential", "detail", line)
+	}
+	web, err := m.prepareWeb(parts.cfg)
+	if err != nil {
+		return err
 	}
 
 	auditLog, err := audit.Open(filepath.Join(m.Home, "audit.jsonl"), audit.Options{
@@ -198,9 +205,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.onClose(func(context.Context) error { mgr.Close(); return nil })
 
+	auditReader := audit.NewReader(filepath.Join(m.Home, "audit.jsonl"))
 	api := httpapi.NewServer(httpapi.ServerConfig{
 		Sessions: mgr,
-		Audit:    audit.NewReader(filepath.Join(m.Home, "audit.jsonl")),
+		Audit:    auditReader,
+		Events:   mgr,
 		Logger:   log.With("component", "api"),
 		Version:  version,
 	})
@@ -215,6 +224,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 	m.onClose(api.Shutdown)
+
+	if err := m.startWeb(web, webParts{sessions: mgr, audit: auditReader, events: mgr, log: log.With("component", "web")}); err != nil {
+		return err
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
