@@ -199,7 +199,7 @@ func (rc RuleConfig) rule() (clauderon.Rule, error) {
 		return fail("value", "contains a line break or control character")
 	}
 	r.Template = rc.Value
-	if err := checkSource(rc.Secret); err != nil {
+	if _, err := clauderon.ParseSecretSource(rc.Secret); err != nil {
 		return fail("secret", "%s", clauderon.ErrorMessage(err))
 	}
 	r.Source = strings.TrimSpace(rc.Secret)
@@ -220,7 +220,7 @@ func (rc RuleConfig) rule() (clauderon.Rule, error) {
 		}
 	}
 	for _, e := range rc.Env {
-		if !validEnvName(e) {
+		if !clauderon.ValidEnvName(e) {
 			return fail("env", "%q is not an environment variable name", e)
 		}
 		if slices.Contains(reservedEnv, strings.ToUpper(e)) {
@@ -269,57 +269,6 @@ func isTokenChar(c byte) bool {
 
 func hasControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f })
-}
-
-func validEnvName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || i > 0 && '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// checkSource checks the syntax of a secret source: alternatives
-// env:NAME, file:PATH or cmd:COMMAND separated by |, where cmd: takes the
-// rest of the string. It mirrors secret.ParseSource, which config may not
-// import (packages import only the domain); the secret package re-checks
-// when it reads.
-func checkSource(s string) error {
-	if strings.TrimSpace(s) == "" {
-		return clauderon.Errorf(clauderon.EINVALID, "missing: give a source such as env:NAME, file:NAME or cmd:COMMAND")
-	}
-	rest := s
-	for {
-		rest = strings.TrimLeft(rest, " \t")
-		kind, arg, ok := strings.Cut(rest, ":")
-		kind = strings.TrimSpace(kind)
-		if ok && kind == "cmd" {
-			if strings.TrimSpace(arg) == "" {
-				return clauderon.Errorf(clauderon.EINVALID, "%q: cmd: needs a command", s)
-			}
-			return nil
-		}
-		part, next, more := strings.Cut(rest, "|")
-		kind, arg, ok = strings.Cut(part, ":")
-		kind, arg = strings.TrimSpace(kind), strings.TrimSpace(arg)
-		switch {
-		case !ok || kind != "env" && kind != "file":
-			return clauderon.Errorf(clauderon.EINVALID, "%q: %q is not env:NAME, file:PATH or cmd:COMMAND", s, strings.TrimSpace(part))
-		case arg == "":
-			return clauderon.Errorf(clauderon.EINVALID, "%q: %s: needs a value after the colon", s, kind)
-		case kind == "env" && !validEnvName(arg):
-			return clauderon.Errorf(clauderon.EINVALID, "%q: %q is not an environment variable name", s, arg)
-		}
-		if !more {
-			return nil
-		}
-		if strings.TrimSpace(next) == "" {
-			return clauderon.Errorf(clauderon.EINVALID, "%q ends with |: remove it or add an alternative", s)
-		}
-		rest = next
-	}
 }
 
 // ParseResolve parses a HOST:PORT=ADDR override, as in --resolve and the

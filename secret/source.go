@@ -25,12 +25,18 @@ import (
 	"github.com/clauderon/clauderon"
 )
 
-// Source kinds, the prefix of each alternative in a source string.
+// Source kinds, as the domain names them.
 const (
-	KindEnv  = "env"
-	KindFile = "file"
-	KindCmd  = "cmd"
+	KindEnv  = clauderon.SourceEnv
+	KindFile = clauderon.SourceFile
+	KindCmd  = clauderon.SourceCmd
 )
+
+// Alternative is one element of a source string.
+type Alternative = clauderon.SourceAlternative
+
+// ParseSource parses a source string; see clauderon.ParseSecretSource.
+func ParseSource(s string) ([]Alternative, error) { return clauderon.ParseSecretSource(s) }
 
 const (
 	// DefaultCommandTimeout bounds a cmd: source, so a password manager
@@ -42,67 +48,6 @@ const (
 	// secretsDir is where relative file: paths resolve, under the home.
 	secretsDir = "secrets"
 )
-
-// Alternative is one element of a source string: Kind and its argument (a
-// variable name, a path, a shell command).
-type Alternative struct {
-	Kind string
-	Arg  string
-}
-
-func (a Alternative) String() string { return a.Kind + ":" + a.Arg }
-
-// ParseSource splits a source string such as
-// "env:OPENAI_API_KEY|env:CODEX_API_KEY|file:OPENAI_API_KEY" into its
-// alternatives. A cmd: alternative takes the rest of the string, pipes
-// included, so that "cmd:pass show x | head -1" works; put cmd: last.
-func ParseSource(s string) ([]Alternative, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, clauderon.Errorf(clauderon.EINVALID, "empty secret source: use env:NAME, file:PATH or cmd:COMMAND, alternatives separated by |")
-	}
-	var out []Alternative
-	rest := s
-	for rest != "" {
-		part := rest
-		kind, arg, ok := strings.Cut(strings.TrimSpace(part), ":")
-		kind = strings.TrimSpace(kind)
-		if ok && kind == KindCmd {
-			rest = ""
-		} else if i := strings.IndexByte(rest, '|'); i >= 0 {
-			part, rest = rest[:i], rest[i+1:]
-			if rest == "" {
-				return nil, clauderon.Errorf(clauderon.EINVALID, "secret source %q ends with |: remove it or add an alternative", s)
-			}
-			kind, arg, ok = strings.Cut(strings.TrimSpace(part), ":")
-			kind = strings.TrimSpace(kind)
-		} else {
-			rest = ""
-		}
-		arg = strings.TrimSpace(arg)
-		if !ok || (kind != KindEnv && kind != KindFile && kind != KindCmd) {
-			return nil, clauderon.Errorf(clauderon.EINVALID,
-				"secret source %q: %q is not env:NAME, file:PATH or cmd:COMMAND", s, strings.TrimSpace(part))
-		}
-		if arg == "" {
-			return nil, clauderon.Errorf(clauderon.EINVALID, "secret source %q: %s: needs a value after the colon", s, kind)
-		}
-		if kind == KindEnv && !validEnvName(arg) {
-			return nil, clauderon.Errorf(clauderon.EINVALID, "secret source %q: %q is not a valid environment variable name", s, arg)
-		}
-		out = append(out, Alternative{Kind: kind, Arg: arg})
-	}
-	return out, nil
-}
-
-func validEnvName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || i > 0 && '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return s != ""
-}
 
 // reader reads source alternatives; it is the part of Loader that touches
 // the outside world.
