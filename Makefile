@@ -5,10 +5,23 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/clauderon
 export CGO_ENABLED ?= 0
 
-.PHONY: build run test unit vet fmt-check bench ensure-docker clean
+.PHONY: build run test unit vet fmt-check bench ensure-docker clean webui ensure-web-test-deps
 
-build:
-	$(GO) build -o $(BIN) ./cmd/clauderon
+# The binary with the web UI embedded: npm ci (from the lock file, only when
+# it changed), esbuild into webui/dist/, then go build -tags webui. A plain
+# `go build` also works; its web UI is a page saying to run this.
+build: webui
+	$(GO) build -tags webui -o $(BIN) ./cmd/clauderon
+
+webui: webui/node_modules/.package-lock.json
+	cd webui && npm run --silent build
+
+webui/node_modules/.package-lock.json: webui/package.json webui/package-lock.json
+	cd webui && npm ci --no-audit --no-fund
+
+# Debian's chromium, a font and tmux, for the browser and TUI tests.
+ensure-web-test-deps:
+	@webui/scripts/ensure-test-deps.sh
 
 # Installs what is missing (the Docker engine), builds, starts the daemon.
 run: ensure-docker build
@@ -25,7 +38,7 @@ vet:
 
 # Every test, the Docker integration tests included. CLAUDERON_REQUIRE_DOCKER
 # turns "Docker is not available" into a failure instead of a skip.
-test: ensure-docker fmt-check vet
+test: ensure-docker ensure-web-test-deps webui fmt-check vet
 	CLAUDERON_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout 30m ./...
 
 bench:
