@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clauderon/clauderon/httpapi"
+)
+
+// The browser test needs what `make test` installs: the web UI's npm
+// packages and bundle (make webui) and Debian's chromium
+// (webui/scripts/ensure-test-deps.sh).
+const webSkip = "run `make test` (it installs chromium and the npm packages and builds the bundle), or `make webui && webui/scripts/ensure-test-deps.sh`"
+
+var (
+	webBinOnce sync.Once
+	webBin     string
+	webBinErr  error
+)
+
+// webBinary builds clauderon with the web UI bundle embedded (-tags webui).
+func webBinary(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("../webui/dist/index.html"); err != nil {
+		requireOrSkip(t, "the web UI bundle is not built: "+webSkip)
+	}
+	webBinOnce.Do(func() {
+		webBin = filepath.Join(filepath.Dir(binPath), "clauderon-webui")
+		cmd := exec.Command("go", "build", "-tags", "webui", "-o", webBin, "../cmd/clauderon")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			webBinErr = fmt.Errorf("build clauderon -tags webui: %v\n%s", err, out)
+		}
+	})
+	if webBinErr != nil {
+		t.Fatal(webBinErr)
+	}
+	return webBin
+}
+
+// requireOrSkip fails under `make test` (which sets CLAUDERON_REQUIRE_DOCKER
+// and installs everything) and skips elsewhere.
+func requireOrSkip(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CLAUDERON_REQUIRE_DOCKER") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// startWebDaemon runs the daemon built with the bundle, its web UI on webAddr.
+func (e *env) startWebDaemon(bin, webAddr string) *daemon {
+	e.t.Helper()
+	cmd := exec.Command(bin, "daemon", "--home", e.home, "--listen", e.proxyAddr, "--http-listen", webAddr,
+		"--resolve", "api.anthropic.com:443="+e.provider.Addr(), "--upstream-ca", e.caFile, "--log-level", "debug")
+	cmd.Env = e.daemonEnv("CLAUDE_CODE_OAUTH_TOKEN=" + canaryOAuth)
+	d := &daemon{cmd: cmd, output: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = d.output, d.output
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { d.done <- cmd.Wait() }()
+	e.t.Cleanup(func() {
+		d.stop(e.t)
+		if out := d.output.String(); strings.Contains(out, "CANARY") {
+			e.t.Errorf("a real credential reached the daemon's log:\n%s", out)
+		}
+	})
+	client := httpapi.NewClient(filepath.Join(e.home, "clauderon.sock"))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := client.Health(ctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case err := <-d.done:
+			e.t.Fatalf("daemon exited: %v\n%s", err, d.output.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("daemon did not answer: %v\n%s", err, d.output.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return d
+}
+
+// artifactsDir is where test screenshots go (git-ignored).
+func artifactsDir(t *testing.T, name string) string {
+	dir, err := filepath.Abs(filepath.Join("..", "testdata", "artifacts", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestWebUIInBrowser drives the web UI in Debian's Chromium: create a
+// session from the form, see it in the list, use its terminal (through the
+// proxy to the fake provider), reconnect, and delete it. Screenshots of each
+// page land in testdata/artifacts/web.
+func TestWebUIInBrowser(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		requireOrSkip(t, "Debian's chromium is not installed: "+webSkip)
+	}
+	if _, err := os.Stat("../webui/node_modules/playwright-core"); err != nil {
+		requireOrSkip(t, "playwright-core is not installed: "+webSkip)
+	}
+	bin := webBinary(t)
+	e := newEnv(t)
+	const name = "web1"
+	e.claim(name)
+	webAddr := freeAddr(t)
+	d := e.startWebDaemon(bin, webAddr)
+
+	// The bundled UI is served, not the fallback page.
+	resp, err := http.Get("http://" + webAddr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET / = %d", resp.StatusCode)
+	}
+
+	artifacts := artifactsDir(t, "web")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "test/browser.mjs")
+	cmd.Dir = "../webui"
+	cmd.Env = append(os.Environ(), "WEB_URL=http://"+webAddr+"/", "IMAGE="+e.image, "SESSION="+name, "ARTIFACTS="+artifacts, "NOT_A_REPO="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	t.Logf("browser:\n%s", out)
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("run node: %v", err)
+		}
+		t.Fatalf("the browser test failed (%v); screenshots in %s\ndaemon log:\n%s", err, artifacts, d.output.String())
+	}
+	for _, shot := range []string{"01-list-empty", "02-create-error", "03-session-terminal", "04-list", "05-phone-list", "06-phone-terminal", "07-confirm-delete", "08-list-after-delete"} {
+		if _, err := os.Stat(filepath.Join(artifacts, shot+".png")); err != nil {
+			t.Errorf("no screenshot %s: %v", shot, err)
+		}
+	}
+
+	// What the browser did, seen from the CLI: the session is gone, and its
+	// exchange with the provider was audited with the credential injected.
+	if out := e.must("list", "--archived"); strings.Contains(out, name) {
+		t.Errorf("the session deleted in the browser is still listed:\n%s", out)
+	}
+	audit := e.must("audit", "--session", name)
+	if !strings.Contains(audit, "api.anthropic.com") {
+		t.Errorf("no audit line for the browser's request:\n%s", audit)
+	}
+}
