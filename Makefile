@@ -5,7 +5,7 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/clauderon
 export CGO_ENABLED ?= 0
 
-.PHONY: build run test unit vet fmt-check bench ensure-docker clean webui ensure-web-test-deps
+.PHONY: build run test unit vet fmt-check bench ensure-docker clean webui ensure-web-test-deps agent-images
 
 # The binary with the web UI embedded: npm ci (from the lock file, only when
 # it changed), esbuild into webui/dist/, then go build -tags webui. A plain
@@ -38,8 +38,14 @@ vet:
 
 # Every test, the Docker integration tests included. CLAUDERON_REQUIRE_DOCKER
 # turns "Docker is not available" into a failure instead of a skip.
-test: ensure-docker ensure-web-test-deps webui fmt-check vet
+test: ensure-docker ensure-web-test-deps webui fmt-check vet agent-images
 	CLAUDERON_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout 30m ./...
+
+# The real agents' images (Claude Code, Codex, Gemini CLI) the e2e tests run:
+# debootstrap + npm, no registry pulls. Cached under /var/cache/clauderon; an
+# unchanged image is reused in seconds.
+agent-images: ensure-docker
+	scripts/build-agent-image.sh all
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pki/ ./proxy/

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 )
 
@@ -26,7 +27,7 @@ func (m messagesRequest) prompt() string {
 		}
 		var s string
 		if json.Unmarshal(msg.Content, &s) == nil {
-			return s
+			return cleanPrompt(s)
 		}
 		var blocks []struct {
 			Type string `json:"type"`
@@ -39,9 +40,20 @@ func (m messagesRequest) prompt() string {
 				b.WriteString(bl.Text)
 			}
 		}
-		return b.String()
+		return cleanPrompt(b.String())
 	}
 	return ""
+}
+
+// agentContext matches the context agents wrap around a user's prompt in the
+// same message: Claude Code's <system-reminder>, Codex's
+// <environment_context> and <user_instructions>, Gemini CLI's
+// <session_context>.
+var agentContext = regexp.MustCompile(`(?s)<system-reminder>.*?</system-reminder>|<environment_context>.*?</environment_context>|<user_instructions>.*?</user_instructions>|<session_context>.*?</session_context>`)
+
+// cleanPrompt is what the user typed: text without the agent's context.
+func cleanPrompt(s string) string {
+	return strings.TrimSpace(agentContext.ReplaceAllString(s, ""))
 }
 
 // anthropicMessages answers POST /v1/messages like the Messages API: a JSON
@@ -61,7 +73,7 @@ func (p *Provider) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	if req.Model == "" {
 		req.Model = "claude-fake"
 	}
-	text := p.cfg.Reply(req.prompt())
+	text := p.reply(r, req.prompt())
 	usage := map[string]int{"input_tokens": len(strings.Fields(req.prompt())), "output_tokens": len(strings.Fields(text))}
 	const id = "msg_fakeprovider"
 	if !req.Stream {

@@ -1,13 +1,21 @@
 // Package fakeprovider is a local, real-TLS stand-in for the AI providers'
-// APIs, for tests. It serves the Anthropic Messages API (JSON and streaming)
-// with a certificate for api.anthropic.com signed by its own CA, answers {}
-// to every other request (Claude Code's start-up calls), and records every
-// request so tests can assert which credential reached the provider.
+// APIs, for tests. One server, with a certificate for every provider host
+// signed by its own CA, serves
 //
-// A test points the proxy at it with --resolve api.anthropic.com:443=Addr()
-// and --upstream-ca with the file from WriteCAFile. Other providers (OpenAI,
-// Gemini) get their own routes on the same server; the certificate already
-// names their hosts.
+//   - the Anthropic Messages API (POST /v1/messages, JSON and streaming), for
+//     Claude Code;
+//   - the OpenAI Responses API (POST /v1/responses, JSON and streaming), for
+//     Codex, which first tries a WebSocket (GET /v1/responses with Upgrade):
+//     the fake refuses it with 426 and Codex falls back to HTTP;
+//   - the Gemini API (POST /v1beta/models/MODEL:generateContent,
+//     :streamGenerateContent, :countTokens), for Gemini CLI;
+//
+// and answers {} to every other request (the CLIs' start-up calls). It
+// records every request, auth headers pulled out, so tests can assert which
+// credential reached the provider.
+//
+// A test points the proxy at it with --resolve HOST:443=Addr() for each
+// provider host and --upstream-ca with the file from WriteCAFile.
 package fakeprovider
 
 import (
@@ -35,6 +43,12 @@ type Config struct {
 	// (a bearer token, x-api-key or x-goog-api-key value); others get the
 	// provider's 401. Empty accepts anything, and tests assert on Requests.
 	Credentials []string
+	// EchoCredential makes every answer hand back the credential its request
+	// carried: the model's text ends with " [credential: VALUE]" and every
+	// response has the header X-Fake-Credential. A proxy must turn a real
+	// secret into its placeholder before an agent sees it; tests read what
+	// the agent printed to prove it did.
+	EchoCredential bool
 }
 
 // DefaultReply is the answer when Config.Reply is nil.
@@ -93,11 +107,24 @@ func MustStart(tb testing.TB, cfg Config) *Provider {
 func (p *Provider) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/messages", p.anthropicMessages)
+	mux.HandleFunc("POST /v1/responses", p.openaiResponses)
+	mux.HandleFunc("GET /v1/responses", p.openaiWebSocket)
+	mux.HandleFunc("GET /v1/models", p.openaiModels)
+	mux.HandleFunc("POST /v1beta/models/{call}", p.gemini)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte("{}"))
 	})
 	return p.record(mux)
+}
+
+// reply is the model's answer to prompt in request r.
+func (p *Provider) reply(r *http.Request, prompt string) string {
+	text := p.cfg.Reply(prompt)
+	if p.cfg.EchoCredential {
+		text += " [credential: " + credentialOf(r) + "]"
+	}
+	return text
 }
 
 // Addr is the host:port the provider listens on.

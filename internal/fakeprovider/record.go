@@ -67,8 +67,20 @@ func (p *Provider) record(next http.Handler) http.Handler {
 		p.mu.Lock()
 		p.requests = append(p.requests, rec)
 		p.mu.Unlock()
+		if p.cfg.EchoCredential {
+			w.Header().Set("X-Fake-Credential", rec.Credential())
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// credentialOf is the credential r carries (see Recorded.Credential).
+func credentialOf(r *http.Request) string {
+	return Recorded{
+		Authorization: r.Header.Get("Authorization"),
+		XAPIKey:       r.Header.Get("X-Api-Key"),
+		XGoogAPIKey:   r.Header.Get("X-Goog-Api-Key"),
+	}.Credential()
 }
 
 // authorized reports whether r carries one of the configured credentials (or
@@ -77,11 +89,7 @@ func (p *Provider) authorized(r *http.Request) bool {
 	if len(p.cfg.Credentials) == 0 {
 		return true
 	}
-	got := Recorded{
-		Authorization: r.Header.Get("Authorization"),
-		XAPIKey:       r.Header.Get("X-Api-Key"),
-		XGoogAPIKey:   r.Header.Get("X-Goog-Api-Key"),
-	}.Credential()
+	got := credentialOf(r)
 	for _, c := range p.cfg.Credentials {
 		if got == c {
 			return true
