@@ -62,6 +62,8 @@ type env struct {
 	// proxyAddr stays the same across daemon restarts, as the default port
 	// does for users: running containers keep the proxy URL they were given.
 	proxyAddr string
+	// daemonArgs are extra flags for the daemon (more --resolve, say).
+	daemonArgs []string
 }
 
 var (
@@ -174,6 +176,7 @@ func (e *env) startDaemon(creds ...string) *daemon {
 	}
 	cmd := exec.Command(binPath, "daemon", "--home", e.home, "--listen", e.proxyAddr,
 		"--resolve", "api.anthropic.com:443="+e.provider.Addr(), "--upstream-ca", e.caFile, "--log-level", "debug")
+	cmd.Args = append(cmd.Args, e.daemonArgs...)
 	cmd.Env = e.daemonEnv(creds...)
 	d := &daemon{cmd: cmd, output: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = d.output, d.output
