@@ -47,8 +47,12 @@ test: ensure-docker ensure-web-test-deps webui fmt-check vet agent-images
 agent-images: ensure-docker
 	scripts/build-agent-image.sh all
 
+# Micro-benchmarks. The idle-connection memory benchmark opens thousands of
+# connections per iteration, so it runs once, on its own.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./pki/ ./proxy/
+	$(GO) test -run '^$$' -bench . -benchmem ./pki/ ./audit/ ./sqlite/
+	$(GO) test -run '^$$' -bench 'Direct|Proxied|LeakGuard' -benchmem ./proxy/
+	$(GO) test -run '^$$' -bench IdleConnMemory -benchtime 1x ./proxy/
 
 clean:
 	rm -rf bin

@@ -120,7 +120,9 @@ func parseAuthority(s string, defPort int) (host string, port int, err error) {
 	if strings.HasPrefix(s, "[") && !strings.Contains(h, ":") {
 		return "", 0, errAuthority // brackets are for IPv6 literals only
 	}
-	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	// ASCII-only lower-casing: Unicode folding would turn look-alikes such
+	// as the Kelvin sign into ASCII letters before validHostname sees them.
+	h = asciiLower(strings.TrimSuffix(h, "."))
 	if !isIP(h) && !validHostname(h) {
 		return "", 0, errAuthority
 	}
@@ -174,4 +176,15 @@ func hostOnly(s string) string {
 		return h
 	}
 	return ""
+}
+
+// asciiLower lower-cases ASCII letters and leaves every other byte alone.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

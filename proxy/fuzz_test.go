@@ -52,7 +52,7 @@ func TestParseAuthority(t *testing.T) {
 // FuzzParseAuthority: whatever a CONNECT line carries, what comes out is a
 // lower-case name or IP literal and a valid port that re-parse to the same.
 func FuzzParseAuthority(f *testing.F) {
-	for _, s := range []string{"api.anthropic.com:443", "[::1]:443", "1.2.3.4:80", "a:1", "x:65535", "Host.:443", "[a]:1"} {
+	for _, s := range []string{"api.anthropic.com:443", "[::1]:443", "1.2.3.4:80", "a:1", "x:65535", "Host.:443", "[a]:1", "\u212aey.example.com:443"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -62,6 +62,14 @@ func FuzzParseAuthority(f *testing.F) {
 		}
 		if p < 1 || p > 65535 || h == "" || h != strings.ToLower(h) || strings.ContainsAny(h, "@/?#[] %*") {
 			t.Fatalf("%q -> %q %d", s, h, p)
+		}
+		for i := 0; i < len(h); i++ {
+			if h[i] >= 0x80 {
+				t.Fatalf("%q -> non-ASCII host %q", s, h)
+			}
+		}
+		if strings.ContainsRune(s, '\u212a') {
+			t.Fatalf("%q (Kelvin sign) accepted as %q", s, h)
 		}
 		if !isIP(h) && strings.Contains(h, ":") {
 			t.Fatalf("%q -> host %q with a colon", s, h)
