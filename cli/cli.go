@@ -49,7 +49,7 @@ func AddCommands(root *cobra.Command, env *Env) {
 	root.AddCommand(
 		createCmd(env), listCmd(env), attachCmd(env), logsCmd(env), statusCmd(env),
 		startCmd(env), stopCmd(env), archiveCmd(env), unarchiveCmd(env), deleteCmd(env),
-		reconcileCmd(env), proxyEnvCmd(env), setAccessModeCmd(env),
+		reconcileCmd(env), proxyEnvCmd(env), setAccessModeCmd(env), pullCmd(env),
 	)
 }
 

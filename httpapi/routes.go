@@ -27,6 +27,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /v1/sessions/{name}/wait", s.handleWait)
 	h("GET /v1/sessions/{name}/logs", s.handleLogs)
 	h("GET /v1/sessions/{name}/attach", s.handleAttach)
+	h("POST /v1/sessions/{name}/pull", s.handlePull)
 	h("POST /v1/reconcile", s.handleReconcile)
 	h("POST /v1/proxy-env", s.handleProxyEnv)
 

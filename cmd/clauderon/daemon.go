@@ -54,6 +54,7 @@ func daemonCmd(g *globals, io stdio) *cobra.Command {
 	m.Flags.register(cmd.Flags())
 	m.Web.register(cmd.Flags())
 	cmd.Flags().StringVar(&m.DockerHost, "docker-host", "", "Docker engine address (default DOCKER_HOST, else the local socket)")
+	cmd.Flags().StringVar(&m.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster for --backend kubernetes (default [kubernetes] kubeconfig, $KUBECONFIG, ~/.kube/config)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd
@@ -80,6 +81,7 @@ type Main struct {
 	Home       string
 	Flags      proxyFlags
 	DockerHost string
+	Kubeconfig string // for the kubernetes backend; see kubeBackend
 	Web        webFlags
 	Logger     *slog.Logger
 
@@ -169,6 +171,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.ProxyAddr = listeners[0].Addr().String()
+	kb, kubeListeners, err := kubeBackend(m.Kubeconfig, parts.cfg, port, log)
+	if err != nil {
+		for _, ln := range listeners {
+			ln.Close()
+		}
+		return err
+	}
+	listeners = append(listeners, kubeListeners...)
 	for _, ln := range listeners {
 		go func() {
 			if err := px.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -183,9 +193,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := writeFileAtomic(filepath.Join(m.Home, "ca-bundle.pem"), bundle, 0o644); err != nil {
 		return err
 	}
+	backends := map[string]clauderon.Backend{dk.Name(): dk}
+	if kb != nil {
+		backends[kb.Name()] = kb
+	}
 	mgr := session.New(session.Config{
 		Store:       db,
-		Backends:    map[string]clauderon.Backend{dk.Name(): dk},
+		Backends:    backends,
 		Worktrees:   gitrepo.Worktrees{},
 		Tokens:      tokens,
 		Credentials: parts.secrets.Current,
