@@ -81,7 +81,7 @@ Start the daemon with 'clauderon daemon' (or 'make run'), then
 		},
 	}
 	cli.AddCommands(root, env)
-	root.AddCommand(daemonCmd(g, io), proxyCmd(g, io), auditCmd(g, io), configCmd(g, io), webCmd(g, io))
+	root.AddCommand(daemonCmd(g, io), proxyCmd(g, io), auditCmd(g, io), configCmd(g, io), webCmd(g, io), tuiCmd(g))
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return flagError{cmd: cmd, err: err}
 	})
