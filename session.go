@@ -57,6 +57,7 @@ type Session struct {
 	Prompt      string        `json:"prompt"`
 	Mode        Mode          `json:"mode"`
 	AccessMode  AccessMode    `json:"access_mode"`
+	Allow       []string      `json:"allow,omitempty"` // extra egress: host patterns, IP addresses or CIDR prefixes (create --allow)
 	Status      SessionStatus `json:"status"`
 	ContainerID string        `json:"container_id,omitempty"`
 	TokenHash   string        `json:"-"` // sha256 of the proxy token, hex; the token itself is never stored

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,10 @@ type Config struct {
 	// reason) and is audited as denied. It runs on the request path: keep it
 	// fast.
 	Policy func(ctx context.Context, id clauderon.Identity, r *http.Request) error
+	// AllowAddr, if set, may let a session connect to a loopback,
+	// link-local or private address (after DNS resolution), which the
+	// proxy otherwise refuses; see policy.Policy.AllowAddr.
+	AllowAddr func(id clauderon.Identity, a netip.Addr) bool
 	// UpstreamRoots verifies upstream servers; nil means the system roots.
 	UpstreamRoots *x509.CertPool
 	// Resolve maps "host:port" to the "addr:port" to dial instead, like

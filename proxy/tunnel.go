@@ -20,7 +20,8 @@ import (
 // copies use splice(2): no user-space buffer is held per idle tunnel.
 func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	ex.decision = clauderon.DecisionTunnelled
-	ctx, cancel := context.WithTimeout(r.Context(), DialTimeout)
+	// The exchange rides along so the dialer knows the session (AllowAddr).
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), DialTimeout)
 	up, err := p.dial(ctx, "tcp", ex.target)
 	cancel()
 	if err != nil {

@@ -71,6 +71,9 @@ func (m *Manager) newSession(req clauderon.CreateRequest) (*clauderon.Session, c
 	if err != nil {
 		return nil, agent, err
 	}
+	if _, _, err := clauderon.ParseAllow(req.Allow); err != nil {
+		return nil, agent, err
+	}
 	mem, err := ParseMemory(req.Memory)
 	if err != nil {
 		return nil, agent, err
@@ -102,10 +105,21 @@ func (m *Manager) newSession(req clauderon.CreateRequest) (*clauderon.Session, c
 	now := m.cfg.Now().UTC()
 	return &clauderon.Session{
 		ID: newID(), Name: req.Name, Agent: agent.Name, Backend: backend, Image: image,
-		Repo: req.Repo, Prompt: req.Prompt, Mode: mode, AccessMode: access,
+		Repo: req.Repo, Prompt: req.Prompt, Mode: mode, AccessMode: access, Allow: allowList(req.Allow),
 		Status: clauderon.StatusCreating, CPUs: req.CPUs, MemoryBytes: mem,
 		CreatedAt: now, UpdatedAt: now,
 	}, agent, nil
+}
+
+// allowList trims the entries and drops empty ones.
+func allowList(in []string) []string {
+	var out []string
+	for _, a := range in {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // provision creates the worktree and the container.

@@ -164,9 +164,21 @@ func backendNames(m map[string]clauderon.Backend) string {
 	return s
 }
 
-// identity is what the proxy knows about a session's token.
+// identity is what the proxy knows about a session's token: its name, its
+// access mode and what it may reach besides the configured defaults (its
+// agent's provider hosts and its own allow list). Allow entries were
+// validated at creation; one that no longer parses is dropped (deny by
+// default) and logged by the caller's next save.
 func identity(s *clauderon.Session) clauderon.Identity {
-	return clauderon.Identity{Session: s.Name, AccessMode: s.AccessMode}
+	id := clauderon.Identity{Session: s.Name, AccessMode: s.AccessMode}
+	if a, err := clauderon.LookupAgent(s.Agent); err == nil && !s.Manual {
+		id.Allow = append(id.Allow, a.Hosts...)
+	}
+	if hosts, addrs, err := clauderon.ParseAllow(s.Allow); err == nil {
+		id.Allow = append(id.Allow, hosts...)
+		id.AllowAddrs = addrs
+	}
+	return id
 }
 
 // save stamps and stores s, and tells subscribers.

@@ -14,12 +14,30 @@ import (
 // a token is looked up by its hash, so neither the table nor the store can
 // hand a token back, and the lookup leaks nothing useful through timing.
 type Tokens struct {
-	mu sync.RWMutex
-	m  map[string]clauderon.Identity
+	mu     sync.RWMutex
+	m      map[string]clauderon.Identity
+	byName map[string]string // session name -> token hash
 }
 
 // NewTokens returns an empty table.
-func NewTokens() *Tokens { return &Tokens{m: map[string]clauderon.Identity{}} }
+func NewTokens() *Tokens {
+	return &Tokens{m: map[string]clauderon.Identity{}, byName: map[string]string{}}
+}
+
+// Current returns the live identity of the named session, and false once its
+// token was revoked (deleted or archived). The proxy's policy calls it for
+// every request, so that an access-mode change or a revocation applies at
+// once, also on connections opened before it.
+func (t *Tokens) Current(session string) (clauderon.Identity, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	h, ok := t.byName[session]
+	if !ok {
+		return clauderon.Identity{}, false
+	}
+	id, ok := t.m[h]
+	return id, ok
+}
 
 // Authenticate implements clauderon.Authenticator.
 func (t *Tokens) Authenticate(token string) (clauderon.Identity, bool) {
@@ -37,13 +55,23 @@ func (t *Tokens) Authenticate(token string) (clauderon.Identity, bool) {
 // next request, including on connections already open.
 func (t *Tokens) Set(hash string, id clauderon.Identity) {
 	t.mu.Lock()
+	if old, ok := t.byName[id.Session]; ok && old != hash {
+		delete(t.m, old) // one live token per session
+	}
+	if prev, ok := t.m[hash]; ok && prev.Session != id.Session {
+		delete(t.byName, prev.Session)
+	}
 	t.m[hash] = id
+	t.byName[id.Session] = hash
 	t.mu.Unlock()
 }
 
 // Remove revokes a token at once.
 func (t *Tokens) Remove(hash string) {
 	t.mu.Lock()
+	if id, ok := t.m[hash]; ok && t.byName[id.Session] == hash {
+		delete(t.byName, id.Session)
+	}
 	delete(t.m, hash)
 	t.mu.Unlock()
 }

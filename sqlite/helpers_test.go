@@ -57,6 +57,7 @@ func fullSession(name string) *clauderon.Session {
 		Prompt:      "fix the 'bug' — \"now\"\nplease",
 		Mode:        clauderon.ModePrint,
 		AccessMode:  clauderon.AccessReadOnly,
+		Allow:       []string{"pypi.org", "*.corp.example", "10.1.2.0/24"},
 		Status:      clauderon.StatusExited,
 		ContainerID: "0123456789abcdef",
 		TokenHash:   "hash-" + name,

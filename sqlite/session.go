@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -19,7 +20,7 @@ import (
 // sessionColumns is the column list every query reads, in scanSession's order.
 const sessionColumns = `id, name, agent, backend, image, repo, worktree, branch, prompt, mode,
 	access_mode, status, container_id, token_hash, exit_code, cpus, memory_bytes, manual, error,
-	created_at, updated_at`
+	created_at, updated_at, allow`
 
 // CreateSession stores a new session. It fills in what the caller left
 // unset: an ID (random), CreatedAt (now) and UpdatedAt (CreatedAt), and
@@ -54,10 +55,10 @@ func (db *DB) CreateSession(ctx context.Context, s *clauderon.Session) error {
 	}
 	c.CreatedAt, c.UpdatedAt = fromUnixNano(created), fromUnixNano(updated)
 	_, err = db.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, c.Agent, c.Backend, c.Image, c.Repo, c.Worktree, c.Branch, c.Prompt, string(c.Mode),
 		string(c.AccessMode), string(c.Status), c.ContainerID, c.TokenHash, exitCode(c.ExitCode), c.CPUs, c.MemoryBytes, c.Manual, c.Error,
-		created, updated)
+		created, updated, allowJSON(c.Allow))
 	if err != nil {
 		if column, ok := uniqueViolation(err); ok {
 			switch column {
@@ -132,11 +133,11 @@ func (db *DB) UpdateSession(ctx context.Context, s *clauderon.Session) error {
 	res, err := db.db.ExecContext(ctx, `UPDATE sessions SET
 		agent = ?, backend = ?, image = ?, repo = ?, worktree = ?, branch = ?, prompt = ?, mode = ?,
 		access_mode = ?, status = ?, container_id = ?, token_hash = ?, exit_code = ?, cpus = ?,
-		memory_bytes = ?, manual = ?, error = ?, updated_at = ?
+		memory_bytes = ?, manual = ?, error = ?, updated_at = ?, allow = ?
 		WHERE name = ?`,
 		s.Agent, s.Backend, s.Image, s.Repo, s.Worktree, s.Branch, s.Prompt, string(s.Mode),
 		string(s.AccessMode), string(s.Status), s.ContainerID, s.TokenHash, exitCode(s.ExitCode), s.CPUs,
-		s.MemoryBytes, s.Manual, s.Error, updated,
+		s.MemoryBytes, s.Manual, s.Error, updated, allowJSON(s.Allow),
 		s.Name)
 	if err != nil {
 		return fmt.Errorf("update session %q: %w", s.Name, err)
@@ -176,12 +177,19 @@ func scanSession(row interface{ Scan(...any) error }) (*clauderon.Session, error
 		mode, access, stat string
 		exit               sql.NullInt64
 		created, updated   int64
+		allow              string
 	)
 	err := row.Scan(&s.ID, &s.Name, &s.Agent, &s.Backend, &s.Image, &s.Repo, &s.Worktree, &s.Branch, &s.Prompt, &mode,
 		&access, &stat, &s.ContainerID, &s.TokenHash, &exit, &s.CPUs, &s.MemoryBytes, &s.Manual, &s.Error,
-		&created, &updated)
+		&created, &updated, &allow)
 	if err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(allow), &s.Allow); err != nil {
+		return nil, fmt.Errorf("session %q: allow column: %w", s.Name, err)
+	}
+	if len(s.Allow) == 0 {
+		s.Allow = nil // "[]" reads back as the nil the caller stored
 	}
 	s.Mode, s.AccessMode, s.Status = clauderon.Mode(mode), clauderon.AccessMode(access), clauderon.SessionStatus(stat)
 	if exit.Valid {
@@ -190,6 +198,15 @@ func scanSession(row interface{ Scan(...any) error }) (*clauderon.Session, error
 	}
 	s.CreatedAt, s.UpdatedAt = fromUnixNano(created), fromUnixNano(updated)
 	return &s, nil
+}
+
+// allowJSON is the allow column: a JSON array, "[]" when empty.
+func allowJSON(allow []string) string {
+	if len(allow) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(allow) // strings always marshal
+	return string(b)
 }
 
 // exitCode maps "not exited yet" to NULL.
