@@ -82,3 +82,29 @@ func median(ds []time.Duration) time.Duration {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// BenchmarkSessionList measures `clauderon list` as a user runs it (a new
+// process, the API call over the unix socket, the store query, the table)
+// with 100 sessions in the store. The sessions are proxy-env sessions: real
+// store rows through the real API, without 100 containers.
+//
+//	go test -run '^$' -bench SessionList -benchtime 20x ./e2e/
+func BenchmarkSessionList(b *testing.B) {
+	const sessions = 100
+	e := newEnv(b)
+	e.startDaemon()
+	for i := range sessions {
+		e.must("proxy-env", "--name", fmt.Sprintf("list-%03d", i))
+	}
+	if n := strings.Count(e.must("list"), "list-"); n != sessions {
+		b.Fatalf("list shows %d of %d sessions", n, sessions)
+	}
+	var ds []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		e.must("list")
+		ds = append(ds, time.Since(start))
+	}
+	b.ReportMetric(float64(median(ds).Microseconds())/1000, "list-ms")
+	b.ReportMetric(sessions, "sessions")
+}

@@ -1,0 +1,232 @@
+// Command clauderon-bench measures what clauderon's proxy costs an agent, in
+// one run and side by side: a direct TLS connection to a local upstream, the
+// real `clauderon proxy` binary, mitmproxy (mitmdump) and a minimal MITM
+// proxy on github.com/elazarl/goproxy. Every proxy injects the same header on
+// the same upstream host, every leg is TLS on loopback, and every figure is
+// the median of several rounds with the proxies' order rotated, next to its
+// ratio to the direct connection measured in the same round.
+//
+//	go run ./cmd/clauderon-bench -rounds 5 -md BENCHMARKS.md -charts docs
+//
+// It writes the table between the markers in BENCHMARKS.md and draws PNG
+// charts; with -sessions it also runs the session start-up and `clauderon
+// list` benchmarks of package e2e (Docker needed). `make bench-compare` runs
+// it.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "goproxy" {
+		if err := serveGoproxy(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "goproxy:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "clauderon-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+
+func run() error {
+	rounds := flag.Int("rounds", 3, "rounds; every figure is the median over them")
+	quick := flag.Bool("quick", false, "small sizes, for a smoke run")
+	only := flag.String("only", "", "comma-separated targets (default all: direct,clauderon,mitmproxy,goproxy)")
+	bin := flag.String("clauderon", "", "clauderon binary (default: go build ./cmd/clauderon)")
+	md := flag.String("md", "", "write the results into this markdown file, between its bench markers")
+	charts := flag.String("charts", "", "draw PNG charts into this directory")
+	jsonOut := flag.String("json", "", "write the raw measurements as JSON")
+	sessions := flag.Bool("sessions", false, "also run the session benchmarks of package e2e (needs Docker)")
+	sessionsN := flag.Int("sessions-n", 5, "session start-ups to time")
+	flag.Parse()
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+
+	p := fullParams
+	if *quick {
+		p = quickParams
+	}
+	dir, err := os.MkdirTemp("", "clauderon-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	logs, err := os.Create(filepath.Join(dir, "proxies.log"))
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+
+	env := &benchEnv{dir: dir, secret: "sk-bench-" + randHex(16), token: randHex(16), logs: logs}
+	if env.self, err = os.Executable(); err != nil {
+		return err
+	}
+	env.clauderon = *bin
+	if env.clauderon == "" {
+		env.clauderon = filepath.Join(dir, "clauderon")
+		logf("building clauderon")
+		cmd := exec.CommandContext(ctx, goBin(), "build", "-o", env.clauderon, "./cmd/clauderon")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go build ./cmd/clauderon (run from the repository root): %w", err)
+		}
+	}
+	if env.up, err = startUpstream(env.secret); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "upstream-ca.pem"), env.up.caPEM, 0o600); err != nil {
+		return err
+	}
+
+	ks := kinds
+	if *only != "" {
+		ks = nil
+		for _, k := range kinds {
+			if k.name == "direct" || strings.Contains(","+*only+",", ","+k.name+",") {
+				ks = append(ks, k)
+			}
+		}
+	}
+	info := machineInfo(ctx, env)
+	res := &results{Info: info, Params: p, Targets: names(ks), Rounds: map[string][]measurement{}}
+	for r := range *rounds {
+		logf("round %d of %d (load average %s)", r+1, *rounds, loadAvg())
+		// Direct first (it is every ratio's reference), then the proxies in
+		// a rotated order so that none always runs first or last.
+		order := []kind{ks[0]}
+		for i := range len(ks) - 1 {
+			order = append(order, ks[1+(i+r)%(len(ks)-1)])
+		}
+		for _, k := range order {
+			m, err := runTarget(ctx, env, k, p)
+			if err != nil {
+				return err
+			}
+			res.Rounds[k.name] = append(res.Rounds[k.name], m)
+		}
+	}
+	res.Info.LoadAfter = loadAvg()
+	if *sessions {
+		if res.Sessions, err = runSessions(ctx, *sessionsN); err != nil {
+			logf("sessions: %v", err)
+			res.SessionsErr = err.Error()
+		}
+	}
+	sum := summarize(res)
+	fmt.Println(sum.markdown())
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
+			return err
+		}
+	}
+	if *md != "" {
+		if err := writeMarkdown(*md, sum.markdown()); err != nil {
+			return err
+		}
+	}
+	if *charts != "" {
+		if err := drawCharts(*charts, sum); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runTarget starts the target fresh, measures its idle-connection memory
+// first (so earlier load does not inflate the baseline), then the rest.
+func runTarget(ctx context.Context, env *benchEnv, k kind, p params) (measurement, error) {
+	var m measurement
+	t, err := k.start(ctx, env)
+	if err != nil {
+		return m, err
+	}
+	defer t.stop()
+	steps := []struct {
+		name string
+		f    func(context.Context, params, *measurement)
+	}{
+		{"memory", t.idleMemory}, {"latency", t.latency}, {"load", t.load},
+		{"throughput", t.throughput}, {"sse", t.sse}, {"newconn", t.newConns},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return m, err
+		}
+		s.f(ctx, p, &m)
+	}
+	logf("  %-10s p50 %.3fms p99 %.3fms  %6.0f req/s  down %5.0f up %5.0f MB/s  sse p50 %.2fms p99 %.2fms  %5.0f conn/s  %.1f KiB/conn  errors %v",
+		k.name, m.P50, m.P99, m.RPS, m.DownMBps, m.UpMBps, m.SSEP50, m.SSEP99, m.ConnPS, m.RSSPerConnKiB, m.Errors)
+	return m, nil
+}
+
+func names(ks []kind) []string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, k.name)
+	}
+	return out
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func goBin() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// writeMarkdown replaces what lies between the bench markers in file.
+func writeMarkdown(file, table string) error {
+	const begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+	old, err := os.ReadFile(file)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	s := string(old)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	block := begin + "\n" + table + "\n" + end
+	if i < 0 || j < i {
+		s = s + "\n" + block + "\n"
+	} else {
+		s = s[:i] + block + s[j+len(end):]
+	}
+	return os.WriteFile(file, []byte(s), 0o644)
+}
