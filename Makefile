@@ -5,7 +5,7 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/clauderon
 export CGO_ENABLED ?= 0
 
-.PHONY: build run test unit vet fmt-check bench ensure-docker clean webui ensure-web-test-deps agent-images
+.PHONY: build run test unit vet fmt-check bench bench-compare ensure-docker clean webui ensure-web-test-deps agent-images
 
 # The binary with the web UI embedded: npm ci (from the lock file, only when
 # it changed), esbuild into webui/dist/, then go build -tags webui. A plain
@@ -53,6 +53,15 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pki/ ./audit/ ./sqlite/
 	$(GO) test -run '^$$' -bench 'Direct|Proxied|LeakGuard' -benchmem ./proxy/
 	$(GO) test -run '^$$' -bench IdleConnMemory -benchtime 1x ./proxy/
+
+# The proxy against a direct connection, mitmproxy (Debian's package, installed
+# if missing) and goproxy, in one run: BENCHMARKS.md's table and docs/*.png.
+# BENCH_ARGS="-rounds 5 -sessions" adds rounds and the session benchmarks.
+BENCH_ARGS ?= -rounds 3
+bench-compare:
+	@command -v mitmdump >/dev/null || apt-get install -y mitmproxy
+	$(GO) build -o bin/clauderon-bench ./cmd/clauderon-bench
+	./bin/clauderon-bench $(BENCH_ARGS) -md BENCHMARKS.md -charts docs
 
 clean:
 	rm -rf bin
