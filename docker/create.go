@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -80,6 +81,15 @@ func (b *Backend) Create(ctx context.Context, spec clauderon.SessionSpec) (strin
 	}
 	if spec.ProxyHost != "" {
 		hc.ExtraHosts = []string{spec.ProxyHost + ":" + gw.String()}
+	}
+	if b.opts.InternalNetwork {
+		// Docker's embedded DNS forwards names it does not know to the
+		// host's resolvers; older engines do so even from internal
+		// networks, and from the host's namespace for loopback resolvers
+		// (CVE-2024-29018). The gateway is the only upstream it gets:
+		// there, the host firewall refuses port 53, so DNS carries no data
+		// out. Containers need no DNS: the proxy resolves names.
+		hc.DNS = []netip.Addr{gw}
 	}
 	cfg := &container.Config{
 		Image:      spec.Image,

@@ -31,7 +31,8 @@ func testContext(t testing.TB) context.Context {
 // CLAUDERON_REQUIRE_DOCKER is set (make test and CI set it): then it fails.
 func mustBackend(t testing.TB) *docker.Backend {
 	t.Helper()
-	b, err := docker.New(testContext(t), docker.Options{})
+	// Internal, like the daemon's: tests share its "clauderon" network.
+	b, err := docker.New(testContext(t), docker.Options{InternalNetwork: true})
 	if err != nil {
 		if clauderon.ErrorCode(err) == clauderon.EUNAVAILABLE && os.Getenv("CLAUDERON_REQUIRE_DOCKER") == "" {
 			t.Skipf("Docker is not available (%v): run scripts/ensure-docker.sh first, or `make test`, which starts it and never skips", err)

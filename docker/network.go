@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strconv"
 
 	"github.com/clauderon/clauderon"
 	"github.com/moby/moby/api/types/network"
@@ -34,6 +35,13 @@ func (b *Backend) EnsureNetwork(ctx context.Context) (netip.Addr, error) {
 func (b *Backend) ensureNetwork(ctx context.Context) (network.Network, error) {
 	b.netMu.Lock() // one create at a time in this process
 	defer b.netMu.Unlock()
+	return b.ensureNetworkLocked(ctx, true)
+}
+
+// ensureNetworkLocked is ensureNetwork under netMu; migrate is false after a
+// migration, so a network that keeps coming back wrong is an error instead
+// of a loop.
+func (b *Backend) ensureNetworkLocked(ctx context.Context, migrate bool) (network.Network, error) {
 	name := b.opts.Network
 	n, found, err := b.findNetwork(ctx)
 	if err != nil {
@@ -44,6 +52,7 @@ func (b *Backend) ensureNetwork(ctx context.Context) (network.Network, error) {
 			Driver:   "bridge",
 			Internal: b.opts.InternalNetwork,
 			Labels:   map[string]string{clauderon.LabelManaged: "true"},
+			Options:  b.bridgeOptions(),
 		})
 		if err != nil {
 			return n, b.wrap(err, "create network "+name)
@@ -59,10 +68,52 @@ func (b *Backend) ensureNetwork(ctx context.Context) (network.Network, error) {
 	if n.Driver != "bridge" {
 		return n, clauderon.Errorf(clauderon.ECONFLICT, "Docker network %q uses the %s driver, clauderon needs a bridge: remove it with `docker network rm %s`", name, n.Driver, name)
 	}
+	if migrate && (n.Internal != b.opts.InternalNetwork || iccEnabled(n) != (b.bridgeOptions() == nil)) {
+		if err := b.migrateNetwork(ctx, n); err != nil {
+			return n, err
+		}
+		return b.ensureNetworkLocked(ctx, false)
+	}
 	if n.Internal != b.opts.InternalNetwork {
-		return n, clauderon.Errorf(clauderon.ECONFLICT, "Docker network %q has internal=%t, clauderon wants internal=%t: stop its sessions and remove it with `docker network rm %s`", name, n.Internal, b.opts.InternalNetwork, name)
+		return n, clauderon.Errorf(clauderon.ECONFLICT, "Docker network %q keeps internal=%t after it was recreated: is another program creating it? Remove it with `docker network rm %s`", name, n.Internal, name)
 	}
 	return n, nil
+}
+
+// iccKey is the bridge driver's option for traffic between containers on
+// the same network.
+const iccKey = "com.docker.network.bridge.enable_icc"
+
+// bridgeOptions are the driver options of a new network: an internal
+// network also keeps its containers from reaching each other (sessions are
+// isolated from one another as from the outside).
+func (b *Backend) bridgeOptions() map[string]string {
+	if !b.opts.InternalNetwork {
+		return nil
+	}
+	return map[string]string{iccKey: "false"}
+}
+
+func iccEnabled(n network.Network) bool { return n.Options[iccKey] != "false" }
+
+// migrateNetwork removes a clauderon network created with other isolation
+// settings (an older clauderon made it non-internal) so it can be created
+// again. A network that containers still use is left alone: the error says
+// how to free it.
+func (b *Backend) migrateNetwork(ctx context.Context, n network.Network) error {
+	name := b.opts.Network
+	ins, err := b.cli.NetworkInspect(ctx, n.ID, client.NetworkInspectOptions{})
+	if err != nil {
+		return b.wrap(err, "inspect network "+name)
+	}
+	if c := len(ins.Network.Containers); c > 0 {
+		return clauderon.Errorf(clauderon.ECONFLICT, "Docker network %q has internal=%t, clauderon wants internal=%t, and %d container(s) still use it: stop and delete those sessions (`clauderon list`) or disconnect them (`docker network inspect %s`), then start the daemon again, which recreates it", name, n.Internal, b.opts.InternalNetwork, c, name)
+	}
+	if _, err := b.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
+		return b.wrap(err, "remove network "+name+" to recreate it with internal="+strconv.FormatBool(b.opts.InternalNetwork))
+	}
+	b.log.Info("recreating network with new isolation settings", "network", name, "internal", b.opts.InternalNetwork)
+	return nil
 }
 
 // findNetwork returns the oldest network named exactly Options.Network and

@@ -51,8 +51,18 @@ func TestEnsureNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer internal.Close()
-	_, err = internal.EnsureNetwork(ctx)
-	wantCode(t, err, clauderon.ECONFLICT, "internal=false", "docker network rm "+name)
+	// An older clauderon's non-internal network that no container uses is
+	// recreated as internal, with traffic between containers off.
+	if _, err := internal.EnsureNetwork(ctx); err != nil {
+		t.Fatalf("migrate to internal: %v", err)
+	}
+	info, found, err := internal.LookupNetworkInfo(ctx)
+	if err != nil || !found || !info.Internal {
+		t.Fatalf("after migration: %+v found=%v err=%v; want an internal network", info, found, err)
+	}
+	if !strings.HasPrefix(info.Bridge, "br-") || !info.Subnet.Contains(info.Gateway) {
+		t.Fatalf("network info %+v: want a br- bridge and the gateway in the subnet", info)
+	}
 }
 
 // TestEnsureNetworkSettlesDuplicates recreates what two daemons racing to

@@ -20,8 +20,10 @@ import (
 	"github.com/clauderon/clauderon"
 	"github.com/clauderon/clauderon/audit"
 	"github.com/clauderon/clauderon/docker"
+	"github.com/clauderon/clauderon/firewall"
 	"github.com/clauderon/clauderon/gitrepo"
 	"github.com/clauderon/clauderon/httpapi"
+	"github.com/clauderon/clauderon/policy"
 	"github.com/clauderon/clauderon/proxy"
 	"github.com/clauderon/clauderon/session"
 	"github.com/clauderon/clauderon/sqlite"
@@ -91,6 +93,7 @@ type Main struct {
 	// Set by Run.
 	ProxyAddr string // loopback address of the proxy
 	WebAddr   string // address of the web UI, "" when disabled
+	Firewall  bool   // the host firewall rules are installed
 	lock      *os.File
 	closers   []func(context.Context) error
 }
@@ -142,18 +145,32 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.onClose(func(context.Context) error { return db.Close() })
 
-	dk, err := docker.New(ctx, docker.Options{Host: m.DockerHost, Logger: log.With("component", "docker")})
+	// Internal: session containers reach nothing but the host's gateway
+	// address, where the proxy listens and the host firewall (below) lets
+	// nothing else through.
+	dk, err := docker.New(ctx, docker.Options{Host: m.DockerHost, InternalNetwork: true, Logger: log.With("component", "docker")})
 	if err != nil {
 		return err
 	}
 	m.onClose(func(context.Context) error { return dk.Close() })
-	gateway, err := dk.EnsureNetwork(ctx)
+	netInfo, err := dk.EnsureNetworkInfo(ctx)
 	if err != nil {
 		return err
 	}
+	gateway := netInfo.Gateway
 
 	tokens := session.NewTokens()
+	pol := policy.New(policy.Config{
+		Allow:   egressDefaults(parts.cfg.Allow),
+		Current: tokens.Current,
+		Credentialed: func(host string) bool {
+			_, ok := parts.secrets.Current().Lookup(host)
+			return ok
+		},
+	})
 	px, err := proxy.New(proxy.Config{
+		Policy:         pol.Check,
+		AllowAddr:      pol.AllowAddr,
 		GetCertificate: parts.issuer.GetCertificate,
 		Auth:           tokens,
 		Credentials:    parts.secrets.Current,
@@ -187,6 +204,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}()
 	}
 	m.onClose(px.Shutdown)
+	if err := m.installFirewall(ctx, log, netInfo, port); err != nil {
+		return err
+	}
 
 	caPEM := parts.ca.CertPEM()
 	bundle := caBundle(caPEM)
@@ -267,6 +287,41 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			}
 		}
 	}
+}
+
+// installFirewall adds the host rules that leave the proxy port on the
+// gateway as the only thing session containers can reach, and removes them
+// at shutdown. Without root (or iptables) the daemon runs on, and says how
+// exposed the host is; `clauderon doctor` says it too.
+func (m *Main) installFirewall(ctx context.Context, log *slog.Logger, n docker.NetworkInfo, port int) error {
+	rules, err := firewall.Install(ctx, firewall.Spec{Bridge: n.Bridge, Subnet: n.Subnet, Gateway: n.Gateway, Port: port})
+	if errors.Is(err, firewall.ErrNoPrivilege) {
+		log.Warn("host firewall rules NOT installed: session containers can reach every port on this host's addresses; run the daemon as root (with iptables) to close them", "reason", err.Error())
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("install host firewall rules for %s: %w", n.Bridge, err)
+	}
+	m.Firewall = true
+	log.Info("host firewall installed", "bridge", n.Bridge, "allowed", netip.AddrPortFrom(n.Gateway, uint16(port)).String())
+	m.onClose(rules.Remove)
+	return nil
+}
+
+// egressDefaults is what every session may reach besides its agent's hosts
+// and its own --allow: config.toml's allow list when it is set (it replaces
+// the built-in list), else policy.DefaultAllow. Config validated the entries.
+func egressDefaults(allow []string) []clauderon.HostPattern {
+	if allow == nil {
+		return policy.DefaultAllow()
+	}
+	out := []clauderon.HostPattern{}
+	for _, a := range allow {
+		if p, err := clauderon.ParseHostPattern(a); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (m *Main) onClose(f func(context.Context) error) { m.closers = append(m.closers, f) }
