@@ -5,7 +5,7 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/clauderon
 export CGO_ENABLED ?= 0
 
-.PHONY: build run test unit vet fmt-check bench bench-compare ensure-docker clean webui ensure-web-test-deps agent-images
+.PHONY: build run test unit vet fmt-check bench bench-compare ensure-docker clean webui ensure-web-test-deps agent-images k8s-up k8s-down
 
 # The binary with the web UI embedded: npm ci (from the lock file, only when
 # it changed), esbuild into webui/dist/, then go build -tags webui. A plain
@@ -38,8 +38,8 @@ vet:
 
 # Every test, the Docker integration tests included. CLAUDERON_REQUIRE_DOCKER
 # turns "Docker is not available" into a failure instead of a skip.
-test: ensure-docker ensure-web-test-deps webui fmt-check vet agent-images
-	CLAUDERON_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout 30m ./...
+test: ensure-docker ensure-web-test-deps webui fmt-check vet agent-images k8s-up
+	CLAUDERON_REQUIRE_DOCKER=1 CLAUDERON_REQUIRE_K8S=1 $(GO) test -count=1 -timeout 30m ./...
 
 # The real agents' images (Claude Code, Codex, Gemini CLI) the e2e tests run:
 # debootstrap + npm, no registry pulls. Cached under /var/cache/clauderon; an
@@ -65,3 +65,13 @@ bench-compare:
 
 clean:
 	rm -rf bin
+
+# The single-node Kubernetes test cluster (scripts/k8s/cluster.sh): built from
+# the Go module k8s.io/kubernetes once (15-20 min cold, cached under
+# /var/cache/clauderon/k8s), started in well under a minute, reused while it
+# runs. `make test` starts it; stop it with `make k8s-down`.
+k8s-up: ensure-docker
+	@scripts/k8s/cluster.sh up >/dev/null
+
+k8s-down:
+	@scripts/k8s/cluster.sh down
