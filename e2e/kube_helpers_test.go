@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -201,6 +202,34 @@ func (k *kubeEnv) scanAPIObjects() []byte {
 	out := k.kubectl("get", "pods,configmaps,secrets", "-o", "json")
 	if bytes.Contains(out, []byte("CANARY")) {
 		k.t.Fatalf("a real credential is in the namespace's API objects:\n%s", out)
+	}
+	// Secret data and ConfigMap binaryData are base64 on the wire: decode
+	// them, or the scan would see nothing.
+	var list struct {
+		Items []struct {
+			Kind       string            `json:"kind"`
+			Data       map[string]string `json:"data"`
+			BinaryData map[string]string `json:"binaryData"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(out, &list); err != nil {
+		k.t.Fatal(err)
+	}
+	for _, it := range list.Items {
+		vals := it.BinaryData
+		if it.Kind == "Secret" {
+			vals = it.Data
+		}
+		for key, v := range vals {
+			b, err := base64.StdEncoding.DecodeString(v)
+			if err != nil {
+				k.t.Fatalf("%s %s: %v", it.Kind, key, err)
+			}
+			if bytes.Contains(b, []byte("CANARY")) {
+				k.t.Fatalf("a real credential is in %s key %s", it.Kind, key)
+			}
+			out = append(out, b...)
+		}
 	}
 	return out
 }

@@ -54,7 +54,7 @@ func (b *Backend) Create(ctx context.Context, spec clauderon.SessionSpec) (strin
 	if err != nil {
 		return "", err
 	}
-	obj.cm.Data = map[string]string{templateKey: string(raw)}
+	obj.cm.Data[templateKey] = string(raw)
 	id := b.opts.Namespace + "/" + obj.pod.Name
 	ok := false
 	defer func() {

@@ -259,8 +259,23 @@ func (b *Backend) Remove(ctx context.Context, id string) error {
 			return b.wrap(err, "delete pod "+pod)
 		}
 	}
-	if err := b.cs.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, name, metav1.DeleteOptions{}); err == nil {
+	pvcs := b.cs.CoreV1().PersistentVolumeClaims(ns)
+	if err := pvcs.Delete(ctx, name, metav1.DeleteOptions{}); err == nil {
 		found = true
+		// The claim goes once the protection controller sees no pod using
+		// it; wait, so that a name reused at once gets a fresh workspace.
+		for {
+			if _, err := pvcs.Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				break
+			} else if err != nil {
+				return b.wrap(err, "read persistentvolumeclaim "+name)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
 	} else if !apierrors.IsNotFound(err) {
 		return b.wrap(err, "delete persistentvolumeclaim "+name)
 	}

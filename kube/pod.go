@@ -7,6 +7,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -98,7 +99,7 @@ func build(spec clauderon.SessionSpec, o buildOptions) (objects, error) {
 	}
 	meta := metav1.ObjectMeta{Name: name, Namespace: o.namespace, Labels: labels}
 
-	cm := &corev1.ConfigMap{ObjectMeta: meta, BinaryData: map[string][]byte{}}
+	cm := &corev1.ConfigMap{ObjectMeta: meta, Data: map[string]string{}, BinaryData: map[string][]byte{}}
 	var items []corev1.KeyToPath
 	var fileMounts []corev1.VolumeMount
 	var copies []string
@@ -108,7 +109,11 @@ func build(spec clauderon.SessionSpec, o buildOptions) (objects, error) {
 			return objects{}, clauderon.Errorf(clauderon.EINVALID, "file path %q must be absolute", f.Path)
 		}
 		key := "f" + strconv.Itoa(i)
-		cm.BinaryData[key] = f.Data
+		if utf8.Valid(f.Data) {
+			cm.Data[key] = string(f.Data) // readable with kubectl, and by scans
+		} else {
+			cm.BinaryData[key] = f.Data
+		}
 		mode := int32(f.Mode & 0o777)
 		items = append(items, corev1.KeyToPath{Key: key, Path: key, Mode: &mode})
 		if !f.Writable {

@@ -95,7 +95,7 @@ func TestBuildPod(t *testing.T) {
 	if p.Spec.InitContainers[0].Stdin {
 		t.Fatal("setup waits for a bundle without a repository")
 	}
-	if string(obj.cm.BinaryData["f0"]) != "CA PEM" || obj.pvc.Spec.StorageClassName != nil {
+	if obj.cm.Data["f0"] != "CA PEM" || obj.pvc.Spec.StorageClassName != nil {
 		t.Fatalf("configmap %v / claim class %v", obj.cm.BinaryData, obj.pvc.Spec.StorageClassName)
 	}
 }
