@@ -14,6 +14,10 @@ key=$( { cat "$SRC/go.mod" "$SRC/go.sum" "$SRC/multicall/main.go"; go version; }
 OUT=$CACHE/$key
 if [ -x "$OUT/k8s" ]; then echo "$OUT/k8s"; exit 0; fi
 mkdir -p "$OUT"
+# One build at a time: a second caller waits, then finds the binary.
+exec 9>"$OUT/.lock"
+flock 9
+if [ -x "$OUT/k8s" ]; then echo "$OUT/k8s"; exit 0; fi
 LDF="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	LDF="$LDF -X $p.gitVersion=$V -X $p.gitMajor=1 -X $p.gitMinor=32 -X $p.gitTreeState=clean"
@@ -21,7 +25,7 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 start=$(date +%s)
 echo "building Kubernetes $V multi-call binary (cold: 15-20 min on 2 cores) ..." >&2
-(cd "$SRC" && CGO_ENABLED=0 GOFLAGS="-modcacherw -buildvcs=false -mod=mod" \
+(cd "$SRC" && CGO_ENABLED=0 GOFLAGS="-modcacherw -buildvcs=false -mod=readonly" \
 	go build -tags multicall -trimpath -ldflags "$LDF" -o "$OUT/k8s.tmp" ./multicall)
 mv "$OUT/k8s.tmp" "$OUT/k8s"
 echo "built $OUT/k8s in $(( $(date +%s) - start ))s" >&2

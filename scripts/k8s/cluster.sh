@@ -53,7 +53,8 @@ alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 start() { # name cmd...: starts a daemon in its own session, records its pid
 	local n=$1; shift
 	alive "$n" && return 0
-	setsid nohup "$@" >"$LOGS/$n.log" 2>&1 </dev/null &
+	# 9>&-: the daemons must not hold the script's lock.
+	setsid nohup "$@" >"$LOGS/$n.log" 2>&1 </dev/null 9>&- &
 	echo $! >"$RUN/$n.pid"
 }
 stop() {
@@ -312,6 +313,14 @@ import() {
 }
 
 cmd=${1:-up}; shift || true
+# up, down and reset change the cluster: one at a time (make test may run
+# while someone starts it by hand).
+case $cmd in up | down | reset)
+	mkdir -p "$RUN"
+	exec 9>"$RUN/.lock"
+	flock 9
+	;;
+esac
 case $cmd in
 up) up ;;
 down) down ;;
