@@ -11,9 +11,15 @@ import (
 	"syscall"
 
 	"github.com/clauderon/clauderon/cli"
+	"github.com/clauderon/clauderon/internal/attacker"
 )
 
 func main() {
+	// In a selftest session this binary is the hostile agent (see
+	// `clauderon selftest`).
+	if attacker.Invoked() {
+		os.Exit(attacker.Main(os.Args[1:], os.Stdout))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	// First signal: cancel, and every command winds down gracefully (the
 	// daemon drains). Second: leave at once.
