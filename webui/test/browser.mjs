@@ -88,13 +88,15 @@ try {
 
   step('type into the terminal and see the agent answer');
   await typeLine(page, '/echo browser-ok-4711');
-  await waitLine(page, /^browser-ok-4711$/);
+  await waitLine(page, /^(> )?browser-ok-4711$/);
   await typeLine(page, '/size');
-  await waitLine(page, /^size \d+x\d+$/);
-  const size = (await termLines(page)).find((l) => /^size \d+x\d+$/.test(l));
+  await waitLine(page, /^(> )?size \d+x\d+$/);
+  // The agent may start after the first line is typed: its prompt then
+  // precedes the answer on the same row, hence the optional "> ".
+  const size = (await termLines(page)).find((l) => /^(> )?size \d+x\d+$/.test(l))?.replace(/^> /, '');
   if (size === 'size 80x24') throw new Error('the terminal kept 80x24: the resize never reached the session');
   await typeLine(page, 'hello from the browser');
-  await waitLine(page, /^fake-provider says: hello from the browser$/);
+  await waitLine(page, /^(> )?fake-provider says: hello from the browser$/);
   step(`terminal ${size}`);
 
   step('the audit trail shows the request with the credential injected');
@@ -106,7 +108,7 @@ try {
   await page.click('#term-reconnect');
   await page.locator('#term-status', { hasText: 'attached' }).waitFor();
   await typeLine(page, '/echo after-reconnect-99');
-  await waitLine(page, /^after-reconnect-99$/);
+  await waitLine(page, /^(> )?after-reconnect-99$/);
 
   step('the session is in the list, running');
   await page.click('a[data-nav=list]');
@@ -127,7 +129,7 @@ try {
   await phone.locator(`#session-list a.row[data-session="${SESSION}"]`).click();
   await phone.locator('#term-status', { hasText: 'attached' }).waitFor();
   await typeLine(phone, '/echo from-the-phone');
-  await waitLine(phone, /^from-the-phone$/);
+  await waitLine(phone, /^(> )?from-the-phone$/);
   const width = await phone.evaluate(() => document.documentElement.scrollWidth);
   if (width > 390) throw new Error(`the phone page scrolls sideways: ${width}px wide`);
   await shot(phone, '06-phone-terminal');
