@@ -41,6 +41,22 @@ vet:
 test: ensure-docker ensure-web-test-deps webui fmt-check vet agent-images k8s-up
 	CLAUDERON_REQUIRE_DOCKER=1 CLAUDERON_REQUIRE_K8S=1 $(GO) test -count=1 -timeout 30m ./...
 
+# Every fuzz target, FUZZTIME each (10 targets: about two minutes): the
+# parsers of what a container sends (request heads, CONNECT authorities,
+# proxy tokens, policy decisions), host patterns, allow entries, config and
+# the audit writer. A crasher is written to the package's testdata/fuzz/:
+# commit it, and it runs as a regression test with every `go test`.
+FUZZTIME ?= 10s
+FUZZ_PKGS := . ./config ./proxy ./policy ./audit
+fuzz:
+	@set -e; for pkg in $(FUZZ_PKGS); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || \
+	      { echo "fuzz $$pkg $$t failed: the crasher is in $$pkg/testdata/fuzz/$$t; commit it and fix the bug"; exit 1; }; \
+	  done; \
+	done
+
 # The real agents' images (Claude Code, Codex, Gemini CLI) the e2e tests run:
 # debootstrap + npm, no registry pulls. Cached under /var/cache/clauderon; an
 # unchanged image is reused in seconds.
