@@ -171,7 +171,13 @@ func backendNames(m map[string]clauderon.Backend) string {
 // default) and logged by the caller's next save.
 func identity(s *clauderon.Session) clauderon.Identity {
 	id := clauderon.Identity{Session: s.Name, AccessMode: s.AccessMode}
-	if a, err := clauderon.LookupAgent(s.Agent); err == nil && !s.Manual {
+	if s.Manual {
+		// A container started by hand may run any agent: every provider.
+		for _, n := range clauderon.AgentNames() {
+			a, _ := clauderon.LookupAgent(n)
+			id.Allow = append(id.Allow, a.Hosts...)
+		}
+	} else if a, err := clauderon.LookupAgent(s.Agent); err == nil {
 		id.Allow = append(id.Allow, a.Hosts...)
 	}
 	if hosts, addrs, err := clauderon.ParseAllow(s.Allow); err == nil {
