@@ -37,6 +37,9 @@ var agents = map[string]Agent{
 		Name:   "claude",
 		Binary: "claude",
 		Hosts:  []HostPattern{"api.anthropic.com"},
+		// The image pins the version; an update inside a container would
+		// be lost with it and fetches from downloads.claude.ai.
+		Env: []string{"DISABLE_AUTOUPDATER=1"},
 		interactive: func(p string) []string {
 			return withPrompt([]string{"claude", "--dangerously-skip-permissions"}, p)
 		},

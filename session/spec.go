@@ -93,12 +93,18 @@ func proxyEnv(session, token string, port int) []string {
 
 // claudeJSON is the agent's ~/.claude.json: onboarding done (no first-run
 // screens), the bypass-permissions warning accepted (the container is the
-// sandbox), and the API-key placeholder pre-approved so Claude Code does not
-// ask "Do you want to use this API key?".
+// sandbox), the workspace trusted (Claude Code 2.x asks "Is this a project
+// you created or one you trust?" in interactive mode, even with
+// --dangerously-skip-permissions; the workspace is the user's own worktree,
+// mounted in a container that is the sandbox), and the API-key placeholder
+// pre-approved so Claude Code does not ask "Do you want to use this API key?".
 func claudeJSON(env []string) []byte {
 	cfg := map[string]any{
 		"hasCompletedOnboarding":        true,
 		"bypassPermissionsModeAccepted": true,
+		"projects": map[string]any{
+			clauderon.ContainerWorkspace: map[string]any{"hasTrustDialogAccepted": true},
+		},
 	}
 	for _, kv := range env {
 		if k, v, _ := strings.Cut(kv, "="); k == "ANTHROPIC_API_KEY" && len(v) >= 20 {

@@ -82,6 +82,9 @@ func TestClaudeJSON(t *testing.T) {
 	if cfg["hasCompletedOnboarding"] != true {
 		t.Fatalf("onboarding not marked complete: %v", cfg)
 	}
+	if trusted := cfg["projects"].(map[string]any)[clauderon.ContainerWorkspace].(map[string]any)["hasTrustDialogAccepted"]; trusted != true {
+		t.Fatalf("workspace not trusted: %v", cfg)
+	}
 	approved := cfg["customApiKeyResponses"].(map[string]any)["approved"].([]any)
 	if len(approved) != 1 || len(approved[0].(string)) != 20 || !strings.HasSuffix("sk-ant-api03-clauderon-proxy-placeholder", approved[0].(string)) {
 		t.Fatalf("approved %q is not the placeholder's last 20 chars", approved[0])

@@ -107,6 +107,11 @@ func MustStart(tb testing.TB, cfg Config) *Provider {
 func (p *Provider) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/messages", p.anthropicMessages)
+	// No remote managed settings, as for an account without an organization
+	// policy: Claude Code takes 204 as "none" and warns on {}.
+	mux.HandleFunc("GET /api/claude_code/settings", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST /v1/responses", p.openaiResponses)
 	mux.HandleFunc("GET /v1/responses", p.openaiWebSocket)
 	mux.HandleFunc("GET /v1/models", p.openaiModels)
