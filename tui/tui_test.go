@@ -63,9 +63,15 @@ func (f *fakeClient) act(what, name string) (*clauderon.Session, error) {
 	return &clauderon.Session{Name: name}, nil
 }
 
-func (f *fakeClient) Start(_ context.Context, n string) (*clauderon.Session, error)   { return f.act("start", n) }
-func (f *fakeClient) Stop(_ context.Context, n string) (*clauderon.Session, error)    { return f.act("stop", n) }
-func (f *fakeClient) Archive(_ context.Context, n string) (*clauderon.Session, error) { return f.act("archive", n) }
+func (f *fakeClient) Start(_ context.Context, n string) (*clauderon.Session, error) {
+	return f.act("start", n)
+}
+func (f *fakeClient) Stop(_ context.Context, n string) (*clauderon.Session, error) {
+	return f.act("stop", n)
+}
+func (f *fakeClient) Archive(_ context.Context, n string) (*clauderon.Session, error) {
+	return f.act("archive", n)
+}
 func (f *fakeClient) Unarchive(_ context.Context, n string) (*clauderon.Session, error) {
 	return f.act("unarchive", n)
 }
