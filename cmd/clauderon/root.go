@@ -82,6 +82,8 @@ Start the daemon with 'clauderon daemon' (or 'make run'), then
 	}
 	cli.AddCommands(root, env)
 	root.AddCommand(daemonCmd(g, io), proxyCmd(g, io), auditCmd(g, io), configCmd(g, io), webCmd(g, io), tuiCmd(g))
+	root.AddCommand(doctorCmd(g, io), doctorProbeCmd(io))
+	root.AddCommand(selftestCmd(g, io))
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return flagError{cmd: cmd, err: err}
 	})
