@@ -45,8 +45,7 @@ func hijack(w http.ResponseWriter) (net.Conn, []byte, error) {
 }
 
 // intercept answers the CONNECT, terminates the client's TLS and hands the
-// connection to the inner HTTP server, which serves its requests in
-// serveIntercepted. The CONNECT itself is audited only if the handshake fails;
+// connection to serveConn, which serves its requests in serveIntercepted. The CONNECT itself is audited only if the handshake fails;
 // each request inside gets its own event.
 func (p *Proxy) intercept(w http.ResponseWriter, ex *exchange, port int) {
 	conn, early, err := hijack(w)
@@ -79,10 +78,15 @@ func (p *Proxy) intercept(w http.ResponseWriter, ex *exchange, port int) {
 		return
 	}
 	ic := &interceptedConn{Conn: tc, p: p, id: ex.id, host: ex.host, target: ex.target,
-		sni: hostOnly(tc.ConnectionState().ServerName)}
-	if !p.track(ic) || !p.queue.push(ic) {
+		sni: hostOnly(tc.ConnectionState().ServerName), remoteAddr: conn.RemoteAddr().String(),
+		tlsState: tlsStateOf(tc)}
+	if !p.track(ic) {
 		ic.Close()
+		return
 	}
+	// A goroutine of its own: this one carries the outer server's frames
+	// and the stack the handshake grew.
+	go p.serveConn(ic)
 }
 
 // closeOnPanic closes a hijacked connection if a collaborator (say,
@@ -127,12 +131,16 @@ func (c *prefixConn) Read(b []byte) (int, error) {
 // CONNECT established: who the client is and which host it asked for.
 type interceptedConn struct {
 	net.Conn
-	p         *Proxy
-	id        clauderon.Identity
-	host      string // CONNECT host, port-less, lower case
-	target    string // CONNECT host:port, dialled upstream
-	sni       string
-	closeOnce sync.Once
+	p          *Proxy
+	id         clauderon.Identity
+	host       string // CONNECT host, port-less, lower case
+	target     string // CONNECT host:port, dialled upstream
+	sni        string
+	remoteAddr string
+	tlsState   *tls.ConnectionState
+	closeOnce  sync.Once
+	active     bool // serving a request; guarded by p.mu
+	hijacked   bool // handed to the handler (protocol switch); serveConn's only
 }
 
 func (c *interceptedConn) Close() error {
@@ -142,15 +150,6 @@ func (c *interceptedConn) Close() error {
 }
 
 type connKey struct{}
-
-// withInterceptedConn is the inner server's ConnContext: it puts the CONNECT's
-// facts into every request's context.
-func withInterceptedConn(ctx context.Context, c net.Conn) context.Context {
-	if ic, ok := c.(*interceptedConn); ok {
-		return context.WithValue(ctx, connKey{}, ic)
-	}
-	return ctx
-}
 
 // serveIntercepted handles one request inside an intercepted connection:
 // checks that CONNECT, SNI and Host agree, applies policy, and forwards with
@@ -195,45 +194,3 @@ func (p *Proxy) finishAfterPanic(ex *exchange) {
 	}
 	p.finish(ex)
 }
-
-// connQueue is the inner server's listener: intercept pushes connections that
-// already completed their TLS handshake.
-type connQueue struct {
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func newConnQueue() *connQueue {
-	return &connQueue{ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (q *connQueue) push(c net.Conn) bool {
-	select {
-	case q.ch <- c:
-		return true
-	case <-q.done:
-		return false
-	}
-}
-
-func (q *connQueue) Accept() (net.Conn, error) {
-	select {
-	case c := <-q.ch:
-		return c, nil
-	case <-q.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (q *connQueue) Close() error {
-	q.once.Do(func() { close(q.done) })
-	return nil
-}
-
-func (q *connQueue) Addr() net.Addr { return queueAddr{} }
-
-type queueAddr struct{}
-
-func (queueAddr) Network() string { return "intercepted" }
-func (queueAddr) String() string  { return "intercepted" }

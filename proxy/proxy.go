@@ -90,17 +90,14 @@ type Proxy struct {
 	log       *slog.Logger
 	ports     map[int]bool
 	outer     *http.Server // the proxy listener: CONNECT and absolute-form requests
-	inner     *http.Server // intercepted TLS connections, fed by queue
-	queue     *connQueue   // hands intercepted connections to inner
 	rp        *httputil.ReverseProxy
 	transport *http.Transport
 	tlsConf   *tls.Config
 	redactors redactorCache
 
-	innerOnce sync.Once
-	closing   atomic.Bool
-	mu        sync.Mutex
-	conns     map[net.Conn]struct{} // hijacked connections: tunnels, intercepted TLS
+	closing atomic.Bool
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{} // hijacked connections: tunnels, intercepted TLS
 }
 
 // New validates cfg and builds a Proxy. It starts nothing.
@@ -123,7 +120,6 @@ func New(cfg Config) (*Proxy, error) {
 		cfg:   cfg,
 		log:   cfg.Logger,
 		ports: map[int]bool{},
-		queue: newConnQueue(),
 		conns: map[net.Conn]struct{}{},
 	}
 	for _, port := range ports {
@@ -169,14 +165,6 @@ func New(cfg Config) (*Proxy, error) {
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          errLog,
 	}
-	p.inner = &http.Server{
-		Handler:           http.HandlerFunc(p.serveIntercepted),
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		IdleTimeout:       IdleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          errLog,
-		ConnContext:       withInterceptedConn,
-	}
 	return p, nil
 }
 
@@ -184,9 +172,6 @@ func New(cfg Config) (*Proxy, error) {
 // several listeners. It returns nil after Shutdown, and any other error from
 // accepting.
 func (p *Proxy) Serve(ln net.Listener) error {
-	p.innerOnce.Do(func() {
-		go p.inner.Serve(p.queue) //nolint:errcheck // ends with ErrServerClosed on Shutdown
-	})
 	err := p.outer.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -198,14 +183,26 @@ func (p *Proxy) Serve(ln net.Listener) error {
 // then closes every remaining connection (tunnels, WebSockets, streams). It
 // returns ctx's error if it had to cut requests short.
 func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock() // beginRequest and endRequest see closing under p.mu
 	p.closing.Store(true)
-	var wg sync.WaitGroup
-	var errOuter, errInner error
-	wg.Add(2)
-	go func() { defer wg.Done(); errOuter = p.outer.Shutdown(ctx) }()
-	go func() { defer wg.Done(); errInner = p.inner.Shutdown(ctx) }()
-	wg.Wait()
-	p.queue.Close()
+	p.mu.Unlock()
+	errc := make(chan error, 1)
+	go func() { errc <- p.outer.Shutdown(ctx) }()
+	// Intercepted connections: close the idle ones now, and the busy ones
+	// as they finish their request, until none is left or ctx ends.
+	var errInner error
+	tick := time.NewTicker(shutdownPoll)
+	for p.closeIdleIntercepted() > 0 {
+		select {
+		case <-ctx.Done():
+			errInner = ctx.Err()
+		case <-tick.C:
+			continue
+		}
+		break
+	}
+	tick.Stop()
+	errOuter := <-errc
 	p.mu.Lock()
 	conns := make([]net.Conn, 0, len(p.conns))
 	for c := range p.conns {
@@ -218,6 +215,10 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.transport.CloseIdleConnections()
 	return errors.Join(errOuter, errInner)
 }
+
+// shutdownPoll is how often Shutdown looks for intercepted connections that
+// finished their request.
+const shutdownPoll = 10 * time.Millisecond
 
 // track remembers a hijacked connection so Shutdown can close it. It reports
 // false (and the caller must close c) when the proxy is shutting down.

@@ -1,0 +1,594 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The requests inside an intercepted connection are read and answered by
+// serveConn, a small HTTP/1.1 server loop, rather than by a net/http.Server:
+//
+//   - Between requests the connection holds no buffer. It waits for the
+//     next request's first byte with a one-byte read (crypto/tls keeps the
+//     rest of the record), and only then takes a read and a write buffer from
+//     pools, returning them when the response is done. net/http keeps a 4 KiB
+//     reader and a 4 KiB writer per connection for its whole life, which was
+//     most of an idle connection's memory.
+//   - There is no background read per request and no second goroutine: the
+//     loop reads a request, runs serveIntercepted, finishes the response and
+//     reads the next, on one goroutine. net/http's background read (to notice
+//     a client going away) costs a goroutine wake-up and two deadline changes
+//     per request, a large share of a small request's time through the proxy.
+//
+// Parsing is net/http's own (http.ReadRequest, with the checks http.Server
+// adds: Host, header names and values, the head size limit), and the response
+// is still produced by httputil.ReverseProxy through respWriter, so framing,
+// trailers, 1xx responses and protocol switches behave as before. A client
+// that goes away is noticed when a write to it fails, which ends the upstream
+// request.
+
+// Sizes of the pooled buffers; the same as net/http's.
+const (
+	connReadBufSize  = 4 << 10
+	connWriteBufSize = 4 << 10
+	// maxPostHandlerReadBytes is how much of a request body the handler
+	// left unread is drained to keep the connection; beyond it, the
+	// connection is closed (net/http's rule).
+	maxPostHandlerReadBytes = 256 << 10
+)
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, connReadBufSize) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, connWriteBufSize) }}
+)
+
+// connSource is what the pooled reader reads: the byte that woke the loop,
+// then the connection, with the head-size limit applied while a head is read.
+type connSource struct {
+	c       net.Conn
+	first   [1]byte
+	hasByte bool
+	limit   int64 // bytes left for the request head; < 0 means no limit
+	hitLim  bool
+}
+
+func (s *connSource) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if s.limit == 0 {
+		s.hitLim = true
+		return 0, io.EOF
+	}
+	if s.limit > 0 && int64(len(p)) > s.limit {
+		p = p[:s.limit]
+	}
+	var n int
+	var err error
+	if s.hasByte {
+		p[0] = s.first[0]
+		s.hasByte = false
+		n = 1
+	} else {
+		n, err = s.c.Read(p)
+	}
+	if s.limit > 0 {
+		s.limit -= int64(n)
+	}
+	return n, err
+}
+
+// serveConn serves the requests of one intercepted connection until the
+// client closes it, asks to, stays idle for IdleTimeout, a response cannot be
+// framed for reuse, or Shutdown.
+func (p *Proxy) serveConn(ic *interceptedConn) {
+	defer func() {
+		if !ic.hijacked {
+			ic.Close()
+		}
+	}()
+	src := &connSource{c: ic, limit: -1}
+	ctx := context.WithValue(context.Background(), connKey{}, ic)
+	var br *bufio.Reader // held only while a request is served, or pipelined bytes wait
+	defer func() {
+		if br != nil && !ic.hijacked {
+			br.Reset(nil)
+			readerPool.Put(br)
+		}
+	}()
+	for {
+		if br == nil || br.Buffered() == 0 {
+			if br != nil {
+				br.Reset(nil)
+				readerPool.Put(br)
+				br = nil
+			}
+			// Idle: wait for the next request without holding a buffer.
+			ic.SetReadDeadline(time.Now().Add(IdleTimeout))
+			n, err := ic.Read(src.first[:])
+			if n == 0 {
+				if err == nil {
+					continue
+				}
+				return
+			}
+			src.hasByte = true
+			br = readerPool.Get().(*bufio.Reader)
+			br.Reset(src)
+		}
+		if !p.beginRequest(ic) {
+			return
+		}
+		ic.SetReadDeadline(time.Now().Add(ReadHeaderTimeout))
+		keep := p.serveOne(ctx, ic, src, br)
+		if !p.endRequest(ic) || !keep {
+			return
+		}
+	}
+}
+
+// serveOne reads and answers one request. It reports whether the connection
+// may carry another.
+func (p *Proxy) serveOne(connCtx context.Context, ic *interceptedConn, src *connSource, br *bufio.Reader) (keep bool) {
+	src.limit, src.hitLim = MaxHeaderBytes+4096, false
+	req, err := http.ReadRequest(br)
+	hitLimit := src.hitLim
+	src.limit = -1
+	if err != nil {
+		switch {
+		case hitLimit:
+			writeError(ic, http.StatusRequestHeaderFieldsTooLarge, "request head too large")
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isTimeout(err):
+			// The client closed or went quiet mid-head: nothing to answer.
+		default:
+			writeError(ic, http.StatusBadRequest, "malformed request")
+		}
+		return false
+	}
+	if msg := checkRequest(req); msg != "" {
+		writeError(ic, http.StatusBadRequest, msg)
+		return false
+	}
+	ic.SetReadDeadline(time.Time{})
+
+	ctx, cancel := context.WithCancel(connCtx)
+	defer cancel()
+	req = req.WithContext(ctx)
+	req.RemoteAddr = ic.remoteAddr
+	req.TLS = ic.tlsState
+
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(ic)
+	w := &respWriter{conn: ic, br: br, bw: bw, req: req, header: make(http.Header), contentLength: -1}
+	defer func() {
+		if !w.hijacked {
+			bw.Reset(nil)
+			writerPool.Put(bw)
+		}
+	}()
+	if req.Body != nil && req.Body != http.NoBody {
+		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 && hasToken(req.Header.Get("Expect"), "100-continue") {
+			req.Body = &expectContinueReader{ReadCloser: req.Body, w: w}
+		}
+		w.body = req.Body
+	}
+	if !p.handle(w, req) {
+		return false
+	}
+	if w.hijacked {
+		ic.hijacked = true
+		return false
+	}
+	if err := w.finish(); err != nil {
+		return false
+	}
+	if w.closeAfter {
+		return false
+	}
+	// Whatever the handler left of the request body is drained, up to a
+	// limit, so that the next request starts at a request line.
+	if w.body != nil {
+		n, err := io.CopyN(io.Discard, w.body, maxPostHandlerReadBytes+1)
+		if n > maxPostHandlerReadBytes || (err != nil && err != io.EOF) {
+			return false
+		}
+	}
+	return true
+}
+
+// handle runs the handler; a panic closes the connection, as net/http does
+// (http.ErrAbortHandler quietly: ReverseProxy uses it to cut a stream).
+func (p *Proxy) handle(w *respWriter, req *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			ok = false
+			if v != http.ErrAbortHandler {
+				buf := make([]byte, 16<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				p.log.Error("panic serving an intercepted request", "panic", fmt.Sprint(v), "stack", string(buf))
+			}
+		}
+	}()
+	p.serveIntercepted(w, req)
+	return true
+}
+
+// checkRequest applies the checks http.Server makes after parsing.
+func checkRequest(req *http.Request) string {
+	if req.ProtoMajor != 1 {
+		return "unsupported protocol version"
+	}
+	if req.Method == http.MethodConnect {
+		return "CONNECT inside an intercepted connection"
+	}
+	if req.ProtoAtLeast(1, 1) && req.Host == "" {
+		return "missing required Host header"
+	}
+	for k, vv := range req.Header {
+		if !validHeaderName(k) {
+			return "invalid header name"
+		}
+		for _, v := range vv {
+			if !validHeaderValue(v) {
+				return "invalid header value"
+			}
+		}
+	}
+	return ""
+}
+
+// validHeaderName reports whether k is an RFC 7230 token.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue refuses control characters other than horizontal tab.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func hasToken(v, token string) bool {
+	for _, t := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(t), token) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// writeError answers a request that could not be read, and the connection
+// is then closed.
+func writeError(c net.Conn, code int, msg string) {
+	body := "clauderon proxy: " + msg + "\n"
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+		code, http.StatusText(code), len(body), body)
+}
+
+// beginRequest marks ic busy, unless the proxy is shutting down.
+func (p *Proxy) beginRequest(ic *interceptedConn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing.Load() {
+		return false
+	}
+	ic.active = true
+	return true
+}
+
+// endRequest marks ic idle; it reports false when Shutdown began meanwhile,
+// and the connection is to be closed.
+func (p *Proxy) endRequest(ic *interceptedConn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ic.active = false
+	return !p.closing.Load()
+}
+
+// closeIdleIntercepted closes intercepted connections between requests and
+// reports how many are still serving one. Shutdown polls it.
+func (p *Proxy) closeIdleIntercepted() int {
+	var idle []net.Conn
+	busy := 0
+	p.mu.Lock()
+	for c := range p.conns {
+		if ic, ok := c.(*interceptedConn); ok {
+			if ic.active {
+				busy++
+			} else {
+				idle = append(idle, ic)
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+	return busy
+}
+
+// expectContinueReader sends "100 Continue" when the request body is first
+// read, as net/http does: the upstream transport reads it only once the
+// upstream agreed.
+type expectContinueReader struct {
+	io.ReadCloser
+	w    *respWriter
+	sent bool
+}
+
+func (r *expectContinueReader) Read(p []byte) (int, error) {
+	if !r.sent {
+		r.sent = true
+		r.w.writeContinue()
+	}
+	return r.ReadCloser.Read(p)
+}
+
+// respWriter is the http.ResponseWriter of one request on an intercepted
+// connection: HTTP/1.1 framing (Content-Length, chunked with trailers, or
+// close-delimited for HTTP/1.0 clients), 1xx responses, Flush and Hijack.
+type respWriter struct {
+	conn   *interceptedConn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	req    *http.Request
+	body   io.ReadCloser
+	header http.Header
+
+	mu          sync.Mutex // 1xx responses may be written from the transport's goroutine
+	wroteHeader bool
+	wroteCont   bool // a 100 Continue went out (or is no longer allowed)
+	status      int
+
+	bodyAllowed   bool
+	chunked       bool
+	contentLength int64 // -1: not declared
+	written       int64
+	trailers      []string // announced trailer names
+	closeAfter    bool
+	hijacked      bool
+	err           error
+}
+
+func (w *respWriter) Header() http.Header { return w.header }
+
+func (w *respWriter) writeContinue() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.wroteCont || w.wroteHeader || w.hijacked {
+		return
+	}
+	w.wroteCont = true
+	w.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	w.bw.Flush()
+}
+
+func (w *respWriter) WriteHeader(code int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.hijacked || w.wroteHeader {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		if code == http.StatusContinue {
+			if w.wroteCont {
+				return
+			}
+			w.wroteCont = true
+		}
+		w.writeStatusLine(code)
+		w.header.Write(w.bw) //nolint:errcheck // surfaces on Flush
+		w.bw.WriteString("\r\n")
+		w.err = w.bw.Flush()
+		return
+	}
+	w.wroteHeader, w.wroteCont, w.status = true, true, code
+	h := w.header
+	w.bodyAllowed = w.req.Method != http.MethodHead && code != http.StatusNoContent &&
+		code != http.StatusNotModified && code != http.StatusSwitchingProtocols
+	if cl := h.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			w.contentLength = n
+		} else {
+			h.Del("Content-Length")
+		}
+	}
+	for _, v := range h["Trailer"] {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				w.trailers = append(w.trailers, http.CanonicalHeaderKey(k))
+			}
+		}
+	}
+	switch {
+	case !w.bodyAllowed:
+	case w.contentLength >= 0 && len(w.trailers) == 0:
+	case w.req.ProtoAtLeast(1, 1):
+		w.chunked = true
+		h.Del("Content-Length")
+		h.Set("Transfer-Encoding", "chunked")
+	default:
+		// An HTTP/1.0 client without a length: the end of the body is
+		// the end of the connection.
+		w.closeAfter = true
+		h.Del("Content-Length")
+	}
+	if w.req.Close || hasToken(h.Get("Connection"), "close") ||
+		(!w.req.ProtoAtLeast(1, 1) && !hasToken(w.req.Header.Get("Connection"), "keep-alive")) {
+		w.closeAfter = true
+	}
+	if w.closeAfter {
+		h.Set("Connection", "close")
+	} else if !w.req.ProtoAtLeast(1, 1) {
+		h.Set("Connection", "keep-alive")
+	}
+	if _, ok := h["Date"]; !ok {
+		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	}
+	w.writeStatusLine(code)
+	w.err = h.Write(w.bw)
+	w.bw.WriteString("\r\n")
+}
+
+func (w *respWriter) writeStatusLine(code int) {
+	w.bw.WriteString("HTTP/1.1 ")
+	w.bw.WriteString(strconv.Itoa(code))
+	w.bw.WriteByte(' ')
+	if t := http.StatusText(code); t != "" {
+		w.bw.WriteString(t)
+	} else {
+		w.bw.WriteString("status code " + strconv.Itoa(code))
+	}
+	w.bw.WriteString("\r\n")
+}
+
+func (w *respWriter) Write(b []byte) (int, error) {
+	if w.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if !w.bodyAllowed {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	var over bool
+	if w.contentLength >= 0 && !w.chunked {
+		if left := w.contentLength - w.written; int64(len(b)) > left {
+			b, over = b[:left], true
+		}
+	}
+	var n int
+	if w.chunked {
+		w.bw.WriteString(strconv.FormatInt(int64(len(b)), 16))
+		w.bw.WriteString("\r\n")
+		n, w.err = w.bw.Write(b)
+		if w.err == nil {
+			_, w.err = w.bw.WriteString("\r\n")
+		}
+	} else {
+		n, w.err = w.bw.Write(b)
+	}
+	w.written += int64(n)
+	if w.err != nil {
+		return n, w.err
+	}
+	if over {
+		return n, http.ErrContentLength
+	}
+	return n, nil
+}
+
+// FlushError sends what is buffered; http.ResponseController finds it.
+func (w *respWriter) FlushError() error {
+	if w.hijacked {
+		return http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	w.err = w.bw.Flush()
+	return w.err
+}
+
+func (w *respWriter) Flush() { w.FlushError() } //nolint:errcheck // http.Flusher has no error
+
+// Hijack hands the connection to the handler (ReverseProxy, for a protocol
+// switch) with any bytes the client already sent.
+func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	if w.wroteHeader {
+		return nil, nil, errors.New("hijack after the response head was written")
+	}
+	if err := w.bw.Flush(); err != nil {
+		return nil, nil, err
+	}
+	w.hijacked = true
+	return w.conn, bufio.NewReadWriter(w.br, bufio.NewWriter(w.conn)), nil
+}
+
+// finish ends the response: the last chunk and the trailers, or a check that
+// the declared length was written, then a flush.
+func (w *respWriter) finish() error {
+	if !w.wroteHeader {
+		w.header.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if w.chunked {
+		w.bw.WriteString("0\r\n")
+		tr := http.Header{}
+		for _, k := range w.trailers {
+			if vv, ok := w.header[k]; ok {
+				tr[k] = vv
+			}
+		}
+		for k, vv := range w.header {
+			if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+				tr[http.CanonicalHeaderKey(name)] = vv
+			}
+		}
+		tr.Write(w.bw) //nolint:errcheck // surfaces on Flush
+		w.bw.WriteString("\r\n")
+	} else if w.bodyAllowed && w.contentLength >= 0 && w.written != w.contentLength {
+		// A short body cannot be framed for reuse: the client learns it was
+		// cut from the connection closing.
+		w.bw.Flush()
+		return io.ErrUnexpectedEOF
+	}
+	return w.bw.Flush()
+}
+
+// tlsStateOf is computed once per connection, as net/http does.
+func tlsStateOf(tc *tls.Conn) *tls.ConnectionState {
+	st := tc.ConnectionState()
+	return &st
+}
