@@ -33,6 +33,21 @@ func (stubService) Stop(_ context.Context, name string) (*clauderon.Session, err
 	return &clauderon.Session{Name: name, Status: clauderon.StatusExited}, nil
 }
 
+func (stubService) SetAccessMode(_ context.Context, name string, m clauderon.AccessMode) (*clauderon.Session, error) {
+	return &clauderon.Session{Name: name, Status: clauderon.StatusRunning, AccessMode: m}, nil
+}
+
+func (stubService) ProxyEnv(_ context.Context, name string) (*clauderon.ProxyEnv, error) {
+	if name == "" {
+		name = "manual-abc123"
+	}
+	return &clauderon.ProxyEnv{Session: name, Token: "tok-" + name, Args: []string{"-e", "HTTPS_PROXY=http://" + name + ":tok-" + name + "@proxy:1"}}, nil
+}
+
+func (stubService) Reconcile(context.Context) ([]*clauderon.Session, error) {
+	return []*clauderon.Session{}, nil
+}
+
 func (stubService) Attach(context.Context, string) (clauderon.Terminal, error) {
 	return nil, clauderon.Errorf(clauderon.ENOTFOUND, "no terminal in this test")
 }
@@ -326,5 +341,45 @@ func TestPagesAndHeaders(t *testing.T) {
 		"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}})
 	if resp.StatusCode/100 == 2 {
 		t.Errorf("preflight = %d, want a refusal", resp.StatusCode)
+	}
+}
+
+// TestUICallsThroughTheGuard sends the calls the web UI makes besides the
+// list and the lifecycle buttons (set-access-mode, proxy-env, reconcile) the
+// way the page sends them, and as another site's page or a plain form would:
+// only the first is served, and no answer may be cached (proxy-env's carries
+// a token the daemon shows only once).
+func TestUICallsThroughTheGuard(t *testing.T) {
+	t.Parallel()
+	for _, loginRequired := range []bool{false, true} {
+		srv, _ := newWeb(t, loginRequired, false)
+		var cookie *http.Cookie
+		if loginRequired {
+			cookie = sessionCookie(t, login(t, srv, testToken))
+		}
+		page := map[string]string{"Origin": srv.URL, webui.RequestHeader: "1", "Content-Type": "application/json"}
+		evil := map[string]string{"Origin": "http://evil.example", webui.RequestHeader: "1", "Content-Type": "application/json"}
+		form := map[string]string{"Origin": srv.URL, "Content-Type": "application/json"}
+		calls := []struct{ method, path, body, want string }{
+			{"PUT", "/v1/sessions/s1/access-mode", `{"access_mode":"read-only"}`, `"access_mode":"read-only"`},
+			{"POST", "/v1/proxy-env", `{"name":"by-hand"}`, `"token":"tok-by-hand"`},
+			{"POST", "/v1/proxy-env", ``, `"session":"manual-abc123"`},
+			{"POST", "/v1/reconcile", ``, `[]`},
+		}
+		for _, c := range calls {
+			resp := do(t, srv, req{method: c.method, path: c.path, body: c.body, header: page, cookie: cookie})
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("%s %s: Cache-Control %q, want no-store", c.method, c.path, cc)
+			}
+			wantStatus(t, resp, 200, c.want)
+			wantStatus(t, do(t, srv, req{method: c.method, path: c.path, body: c.body, header: evil, cookie: cookie}), 403, "cross-origin")
+			wantStatus(t, do(t, srv, req{method: c.method, path: c.path, body: c.body, header: form, cookie: cookie}), 403, webui.RequestHeader)
+			if loginRequired {
+				wantStatus(t, do(t, srv, req{method: c.method, path: c.path, body: c.body, header: page}), 401, "")
+			}
+		}
+		// The page always names the mode: an empty body is refused rather
+		// than read as the default (read-write).
+		wantStatus(t, do(t, srv, req{method: "PUT", path: "/v1/sessions/s1/access-mode", body: `{}`, header: page, cookie: cookie}), 400, "access_mode is required")
 	}
 }

@@ -18,7 +18,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // and the front end everywhere else.
 func Handler(api http.Handler, auth *Auth) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", api)
+	mux.Handle("/v1/", noStore(api))
 	mux.HandleFunc("POST /login", auth.handleLogin)
 	mux.HandleFunc("POST /logout", auth.handleLogout)
 	mux.Handle("/", staticFiles(assets()))
@@ -35,6 +35,16 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// noStore marks every API answer as not to be cached: they are live state,
+// and one of them (POST /v1/proxy-env) carries a token shown only once, which
+// must not stay behind in the browser's cache.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
 }
