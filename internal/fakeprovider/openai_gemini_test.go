@@ -187,7 +187,9 @@ func TestGeminiJSONOutput(t *testing.T) {
 	 "responseJsonSchema":{"type":"OBJECT","properties":{"complexity_reasoning":{"type":"STRING"},"complexity_score":{"type":"INTEGER"},"model":{"type":"string","enum":["flash","pro"]}},"required":["complexity_reasoning","complexity_score","model"]}}}`
 	resp := do(t, client(t, p), "POST", "https://generativelanguage.googleapis.com/v1beta/models/flash-lite:generateContent", body)
 	var r struct {
-		Candidates []struct{ Content struct{ Parts []struct{ Text string } } }
+		Candidates []struct {
+			Content struct{ Parts []struct{ Text string } }
+		}
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		t.Fatal(err)
