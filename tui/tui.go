@@ -29,6 +29,11 @@ type Client interface {
 	Archive(ctx context.Context, name string) (*clauderon.Session, error)
 	Unarchive(ctx context.Context, name string) (*clauderon.Session, error)
 	Delete(ctx context.Context, name string, force bool) error
+	SetAccessMode(ctx context.Context, name string, m clauderon.AccessMode) (*clauderon.Session, error)
+	Reconcile(ctx context.Context) ([]*clauderon.Session, error)
+	Pull(ctx context.Context, name string) (*clauderon.PullResult, error)
+	ProxyEnv(ctx context.Context, name string) (*clauderon.ProxyEnv, error)
+	Logs(ctx context.Context, name string, follow bool) (clauderon.LogStream, error)
 	Audit(ctx context.Context, f clauderon.AuditFilter) ([]clauderon.AuditEvent, error)
 	FollowAudit(ctx context.Context, f clauderon.AuditFilter, fn func(clauderon.AuditEvent) error) error
 }
@@ -65,9 +70,10 @@ type (
 		replace bool
 	}
 	doneMsg struct {
-		what  string
-		err   error
-		force string
+		what     string
+		err      error
+		force    string
+		sessions []*clauderon.Session // as the call answered them, applied at once
 	}
 	attachedMsg struct {
 		name string
@@ -104,6 +110,8 @@ type Model struct {
 	help         bool
 	confirm      *confirm
 	create       *createDialog
+	proxy        *proxyDialog
+	logs         *logView
 	status       string // the last action's outcome
 	width        int
 	height       int
@@ -127,7 +135,10 @@ func New(ctx context.Context, cfg Config) *Model {
 }
 
 // Close stops the background streams.
-func (m *Model) Close() { m.cancel() }
+func (m *Model) Close() {
+	m.closeLogs()
+	m.cancel()
+}
 
 func (m *Model) Init() tea.Cmd {
 	go m.streamEvents()
@@ -277,8 +288,29 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		return m, m.next
+	case logMsg:
+		if m.logs != nil && m.logs.name == msg.name {
+			m.logs.add(msg)
+		}
+		return m, m.next
+	case proxyMintedMsg:
+		if m.proxy != nil {
+			m.proxy.busy = false
+			if msg.err != nil {
+				m.proxy.err = errMessage(msg.err)
+			} else {
+				m.proxy.env = msg.env
+			}
+		}
+		return m, nil
 	case doneMsg:
 		m.status = msg.what
+		for _, s := range msg.sessions {
+			m.sessions[s.Name] = s
+		}
+		if len(msg.sessions) > 0 {
+			m.fixCursor()
+		}
 		if msg.err != nil {
 			m.status = msg.what + " failed: " + errMessage(msg.err)
 			if msg.force != "" && clauderon.ErrorCode(msg.err) == clauderon.ECONFLICT {
@@ -317,6 +349,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	if m.create != nil {
 		return m, m.create.update(msg)
+	}
+	if m.proxy != nil && m.proxy.env == nil {
+		var cmd tea.Cmd
+		m.proxy.name, cmd = m.proxy.name.Update(msg)
+		return m, cmd
 	}
 	if m.filtering {
 		var cmd tea.Cmd
@@ -382,6 +419,15 @@ func (m *Model) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.create.update(k)
 	}
+	if m.proxy != nil {
+		return m.proxyKey(k)
+	}
+	if m.logs != nil {
+		if key == "esc" || key == "q" {
+			m.closeLogs()
+		}
+		return m, nil
+	}
 	if m.help {
 		m.help = false
 		return m, nil
@@ -434,8 +480,12 @@ func (m *Model) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		if s == nil {
 			return m, nil
 		}
+		if s.Manual {
+			m.status = s.Name + " is a proxy token for a container started by hand: there is nothing to attach to"
+			return m, nil
+		}
 		if s.Mode == clauderon.ModePrint {
-			m.status = s.Name + " is a print session: it has no terminal (see its output with `clauderon logs " + s.Name + "`)"
+			m.openLogs(s) // a print session has no terminal: its output is what there is
 			return m, nil
 		}
 		if s.Status != clauderon.StatusRunning {
@@ -446,11 +496,39 @@ func (m *Model) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Exec(&attachCommand{ctx: m.ctx, name: name, attach: m.cfg.Attach}, func(err error) tea.Msg {
 			return attachedMsg{name: name, err: err}
 		})
+	case "l":
+		if s == nil {
+			return m, nil
+		}
+		if s.Manual {
+			m.status = s.Name + " is a proxy token: its container is yours, and so are its logs"
+			return m, nil
+		}
+		m.openLogs(s)
+	case "m":
+		if s == nil {
+			return m, nil
+		}
+		return m, m.toggleAccess(s)
+	case "p":
+		if s == nil {
+			return m, nil
+		}
+		return m, m.pull(s)
+	case "R":
+		return m, m.reconcile()
+	case "t":
+		m.proxy = newProxyDialog()
+		return m, m.proxy.name.Focus()
 	case "s":
 		if s == nil {
 			return m, nil
 		}
 		name := s.Name
+		if s.Manual && s.Status != clauderon.StatusArchived {
+			m.status = name + " is a proxy token: its container is yours to start and stop"
+			return m, nil
+		}
 		if s.Status == clauderon.StatusRunning || s.Status == clauderon.StatusCreating {
 			m.confirm = &confirm{question: "Stop " + name + "? (y/n)", action: func() tea.Cmd {
 				return m.call("stopped "+name, "", func() error { _, err := m.cfg.Client.Stop(m.ctx, name); return err })
@@ -557,6 +635,14 @@ func (m *Model) render() string {
 		b.WriteString(m.create.view())
 		return b.String()
 	}
+	if m.proxy != nil {
+		b.WriteString(m.proxy.view(m.width))
+		return b.String()
+	}
+	if m.logs != nil {
+		b.WriteString(m.logs.view(m.height))
+		return b.String()
+	}
 	if m.filtering || m.filter.Value() != "" {
 		b.WriteString(m.filter.View() + "\n")
 	}
@@ -573,7 +659,14 @@ func (m *Model) render() string {
 	}
 	for i, s := range list {
 		st := statusStyles[s.Status].Render(fmt.Sprintf("%-9s", s.Status))
-		line := fmt.Sprintf("%-24s %s %-8s %-11s %-12s %s", trunc(s.Name, 24), st, s.Agent, s.Backend, s.Mode, age(now.Sub(s.CreatedAt)))
+		mode := string(s.Mode)
+		if s.Manual {
+			mode = "by hand"
+		}
+		if s.AccessMode == clauderon.AccessReadOnly {
+			mode += " ro"
+		}
+		line := fmt.Sprintf("%-24s %s %-8s %-11s %-12s %s", trunc(s.Name, 24), st, s.Agent, s.Backend, mode, age(now.Sub(s.CreatedAt)))
 		if i == m.cursor {
 			b.WriteString(selStyle.Render("> "+line) + "\n")
 		} else {
@@ -589,12 +682,13 @@ func (m *Model) render() string {
 	if m.status != "" {
 		b.WriteString("\n" + m.status + "\n")
 	}
-	b.WriteString("\n" + dimStyle.Render("enter attach · n new · s stop/start · a archive · d delete · / filter · H archived · ? help · q quit"))
+	b.WriteString("\n" + dimStyle.Render("enter attach · l logs · n new · s stop/start · m access · a archive · d delete · / filter · ? more · q quit"))
 	return b.String()
 }
 
 func (m *Model) auditPane(s *clauderon.Session) string {
 	var b strings.Builder
+	b.WriteString(details(s))
 	b.WriteString(titleStyle.Render("audit: "+s.Name) + "\n")
 	if s.Error != "" {
 		b.WriteString(errStyle.Render("error: "+s.Error) + "\n")
@@ -620,17 +714,45 @@ func (m *Model) auditPane(s *clauderon.Session) string {
 }
 
 const helpText = `
-  enter      attach to the selected session (detach with Ctrl-P Ctrl-Q)
+  enter      attach to the selected session (detach with Ctrl-P Ctrl-Q);
+             on a print session, show its output
   ↑/↓ k/j    move
+  l          the session's output (follows it while it runs; esc closes)
   n          create a session
-  s          stop a running session (asks), start a stopped one
+  s          stop a running session (asks), start a stopped one,
+             unarchive an archived one
+  m          switch read-write ↔ read-only, at once
   a          archive (asks)
   d          delete (asks; asks again before dropping uncommitted work)
+  p          pull the session's commits into your repository (Kubernetes)
+  t          mint a proxy token for a container you start by hand
+  R          reconcile: bring session states in line with their containers
   /          filter by name, agent, status or prompt (esc clears)
   H          show or hide archived sessions
   ?          this help (any key closes it)
   q          quit (sessions keep running)
 `
+
+// details is the selected session's line of facts: what it may reach and
+// where it works.
+func details(s *clauderon.Session) string {
+	allow := "none besides the agent's provider"
+	if len(s.Allow) > 0 {
+		allow = strings.Join(s.Allow, ", ")
+	}
+	mode := s.AccessMode
+	if mode == "" {
+		mode = clauderon.AccessReadWrite
+	}
+	line := fmt.Sprintf("%s  access %s · allowed hosts: %s", titleStyle.Render(s.Name), mode, allow)
+	if s.Image != "" {
+		line += " · image " + s.Image
+	}
+	if s.Branch != "" {
+		line += " · branch " + s.Branch
+	}
+	return line + "\n"
+}
 
 func trunc(s string, n int) string {
 	if len(s) <= n {

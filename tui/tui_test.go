@@ -2,6 +2,10 @@ package tui
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +26,9 @@ type fakeClient struct {
 	deleteErr error // for a delete without force
 	created   clauderon.CreateRequest
 	audit     []clauderon.AuditEvent
+	changed   []*clauderon.Session // what Reconcile answers
+	logs      string               // what Logs answers
+	pullErr   error
 }
 
 func (f *fakeClient) record(c string) {
@@ -74,6 +81,41 @@ func (f *fakeClient) Archive(_ context.Context, n string) (*clauderon.Session, e
 }
 func (f *fakeClient) Unarchive(_ context.Context, n string) (*clauderon.Session, error) {
 	return f.act("unarchive", n)
+}
+
+func (f *fakeClient) SetAccessMode(_ context.Context, n string, m clauderon.AccessMode) (*clauderon.Session, error) {
+	f.record("access " + n + " " + string(m))
+	s := sess(n, clauderon.StatusRunning, clauderon.ModeInteractive, time.Minute)
+	s.AccessMode = m
+	return s, nil
+}
+
+func (f *fakeClient) Reconcile(context.Context) ([]*clauderon.Session, error) {
+	f.record("reconcile")
+	return f.changed, nil
+}
+
+func (f *fakeClient) Pull(_ context.Context, n string) (*clauderon.PullResult, error) {
+	f.record("pull " + n)
+	if f.pullErr != nil {
+		return nil, f.pullErr
+	}
+	return &clauderon.PullResult{Session: n, Branch: "clauderon/" + n, Commit: "abc1234", Message: "branch clauderon/" + n + " is at abc1234"}, nil
+}
+
+func (f *fakeClient) ProxyEnv(_ context.Context, n string) (*clauderon.ProxyEnv, error) {
+	f.record("proxy-env " + n)
+	if n == "" {
+		n = "manual-0a1b2c"
+	}
+	return &clauderon.ProxyEnv{Session: n, Token: "TOKEN-" + n, Args: []string{
+		"--network", "clauderon", "-e", "HTTPS_PROXY=http://" + n + ":TOKEN-" + n + "@clauderon-proxy:3128",
+		"-e", "ANTHROPIC_API_KEY=placeholder with space", "-v", "/home/me/.clauderon/manual/" + n + "/proxy-ca.pem:/etc/clauderon/proxy-ca.pem:ro"}}, nil
+}
+
+func (f *fakeClient) Logs(_ context.Context, n string, follow bool) (clauderon.LogStream, error) {
+	f.record(fmt.Sprintf("logs %s follow=%v", n, follow))
+	return io.NopCloser(strings.NewReader(f.logs)), nil
 }
 
 func (f *fakeClient) Delete(_ context.Context, n string, force bool) error {
@@ -153,7 +195,7 @@ func (h *harness) waitFor(parts ...string) {
 func (h *harness) send(msg tea.Msg) {
 	_, cmd := h.m.Update(msg)
 	switch msg.(type) {
-	case eventMsg, streamMsg, auditMsg:
+	case eventMsg, streamMsg, auditMsg, logMsg:
 		return // the command is the background wait again: pump runs it
 	}
 	h.run(cmd)
@@ -342,10 +384,124 @@ func TestEnterOnPrintOrStoppedSession(t *testing.T) {
 	h := newHarness(t,
 		sess("p", clauderon.StatusRunning, clauderon.ModePrint, time.Minute),
 		sess("x", clauderon.StatusExited, clauderon.ModeInteractive, time.Hour))
-	h.press("enter")
-	h.want("print session", "clauderon logs p")
+	h.c.logs = "\x1b[1mthe answer\x1b[0m\r\nsecond line\n"
+	h.press("enter") // a print session has no terminal: enter shows its output
+	h.waitFor("output: p", "the answer", "second line", "the end")
+	h.wantNot("\x1b[1mthe")
+	if got := h.c.Calls(); !slices.Contains(got, "logs p follow=true") {
+		t.Fatalf("calls = %v, want the running session's logs followed", got)
+	}
+	h.press("esc")
+	h.wantNot("output: p")
 	h.press("down", "enter")
 	h.want("x is not running")
+	h.press("l")
+	h.waitFor("output: x", "the end")
+	if got := h.c.Calls(); !slices.Contains(got, "logs x follow=false") {
+		t.Fatalf("calls = %v, want the exited session's logs, not followed", got)
+	}
+	h.press("q") // closes the view, not the TUI
+	h.want("NAME", "x ")
+}
+
+func TestAccessModeAndAllowedHosts(t *testing.T) {
+	s := sess("alpha", clauderon.StatusRunning, clauderon.ModeInteractive, time.Minute)
+	s.AccessMode, s.Allow, s.Image = clauderon.AccessReadWrite, []string{"registry.npmjs.org", "*.pypi.org"}, "img:1"
+	h := newHarness(t, s)
+	h.want("access read-write", "allowed hosts: registry.npmjs.org, *.pypi.org", "image img:1")
+	h.press("m") // applied at once: no question
+	h.want("alpha is now read-only", "access read-only", "interactive ro")
+	h.press("m")
+	h.want("alpha is now read-write", "access read-write")
+	h.wantNot("interactive ro")
+	got := strings.Join(h.c.Calls(), ",")
+	if !strings.Contains(got, "access alpha read-only,access alpha read-write") {
+		t.Fatalf("calls = %s", got)
+	}
+	h2 := newHarness(t, sess("bare", clauderon.StatusRunning, clauderon.ModeInteractive, time.Minute))
+	h2.want("allowed hosts: none besides the agent's provider")
+}
+
+func TestProxyToken(t *testing.T) {
+	h := newHarness(t)
+	h.press("t")
+	h.want("Proxy token for a container started by hand")
+	h.typeText("Bad")
+	h.press("enter")
+	h.want("invalid session name")
+	if len(h.c.Calls()) != 0 {
+		t.Fatalf("an invalid name reached the daemon: %v", h.c.Calls())
+	}
+	for range 3 {
+		h.send(tea.KeyPressMsg{Code: tea.KeyBackspace})
+	}
+	h.typeText("by-hand")
+	h.press("enter")
+	h.want("Token by-hand", "Shown only this once", "token TOKEN-by-hand", "docker run -it --rm",
+		"-e HTTPS_PROXY=http://by-hand:TOKEN-by-hand@clauderon-proxy:3128", "-e 'ANTHROPIC_API_KEY=placeholder with space'", "IMAGE claude")
+	h.press("x") // any key closes, and the token is gone for good
+	h.wantNot("TOKEN-by-hand")
+	h.want("token by-hand minted")
+	if h.m.proxy != nil {
+		t.Fatal("the dialog (and its token) outlived closing")
+	}
+	// An empty name lets the daemon choose.
+	h.press("t", "enter")
+	h.want("Token manual-0a1b2c")
+	if got := h.c.Calls(); got[len(got)-1] != "proxy-env " {
+		t.Fatalf("calls = %q", got)
+	}
+}
+
+func TestReconcileAndPull(t *testing.T) {
+	h := newHarness(t, sess("kube1", clauderon.StatusRunning, clauderon.ModeInteractive, time.Minute))
+	h.press("R")
+	h.want("reconciled: all sessions match their containers")
+	h.c.changed = []*clauderon.Session{sess("kube1", clauderon.StatusExited, clauderon.ModeInteractive, time.Minute)}
+	h.press("R")
+	h.want("reconciled: kube1 is exited")
+	h.want("kube1                    exited") // applied to the list at once
+	h.press("p")
+	h.want("branch clauderon/kube1 is at abc1234")
+	h.c.pullErr = clauderon.Errorf(clauderon.EINVALID, `session "kube1" has no repository`)
+	h.press("p")
+	h.want("pull kube1 failed: session \"kube1\" has no repository")
+}
+
+func TestManualSession(t *testing.T) {
+	s := sess("manual-1", clauderon.StatusRunning, clauderon.ModeInteractive, time.Minute)
+	s.Manual, s.Backend = true, "manual"
+	h := newHarness(t, s)
+	h.want("by hand")
+	h.press("enter")
+	h.want("nothing to attach to")
+	h.press("s")
+	h.want("yours to start and stop")
+	for _, c := range h.c.Calls() {
+		if strings.HasPrefix(c, "st") {
+			t.Fatalf("a proxy token was started or stopped: %v", h.c.Calls())
+		}
+	}
+}
+
+func TestDockerRunPastes(t *testing.T) {
+	args := []string{"--network", "n", "-e", "HTTPS_PROXY=http://a:" + strings.Repeat("x", 60) + "@h:1", "-e", "K=it's spaced", "-v", "/a:/b:ro"}
+	cmd := wrapShell(dockerRun(args, "IMAGE", "claude"), 30)
+	for _, l := range strings.Split(cmd, "\n") {
+		if len(l) > 29 && !strings.Contains(l, "'") {
+			t.Fatalf("line wider than the terminal: %q", l)
+		}
+	}
+	// What a shell makes of the pasted text: exactly the arguments.
+	script := strings.Replace(cmd, "docker run -it --rm", `printf '%s\n'`, 1)
+	out, err := exec.Command("sh", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("sh: %v\n%s", err, script)
+	}
+	want := strings.Join(append(args, "IMAGE", "claude"), "\n") + "\n"
+	if string(out) != want {
+		t.Fatalf("the shell read\n%s\nwant\n%s\nfrom\n%s", out, want, cmd)
+	}
 }
 
 func TestAuditPane(t *testing.T) {
