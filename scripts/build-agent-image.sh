@@ -18,7 +18,8 @@
 #   npm/                                                   npm's tarball cache
 # The tag hashes every input (the rootfs key, the lock, the Dockerfile, this
 # script), so an unchanged image is found and reused in about a second and a
-# changed input builds a new one. Needs root (debootstrap), docker, npm.
+# changed input builds a new one. Needs root (debootstrap) and docker; installs
+# debootstrap and npm with apt when they are missing.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,6 +35,15 @@ trap 'rm -rf "${cleanup[@]}"' EXIT
 log() { printf '%s build-agent-image: %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "$*"; exit 1; }
 sha() { sha256sum | cut -c1-"${1:-64}"; }
+
+# need installs Debian package $2 when command $1 is missing (as root).
+need() {
+	command -v "$1" >/dev/null && return
+	[[ $(id -u) == 0 ]] || die "$1 is missing: sudo apt-get install -y $2"
+	log "installing $2 (apt)"
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"; } >/dev/null ||
+		die "cannot install $2: apt-get install -y $2"
+}
 
 # npm package names and versions per agent.
 npm_deps() {
@@ -71,8 +81,8 @@ build_rootfs() {
 		echo "$tar"
 		return
 	fi
-	command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get update && apt-get install -y debootstrap"
 	[[ $(id -u) == 0 ]] || die "debootstrap needs root: run with sudo"
+	need debootstrap debootstrap
 	mkdir -p "$cache/rootfs"
 	tmp=$(mktemp -d "$cache/rootfs/tmp.XXXXXX")
 	cleanup+=("$tmp")
@@ -121,10 +131,14 @@ EOF
 image_ref() {
 	local agent=$1 base=$2
 	local h
+	# What makes the image: the base, the Dockerfile, the lock and how the
+	# tree is installed (the function's text, not this whole file, so that a
+	# comment does not rebuild).
 	h=$({
 		echo "$base"
 		dockerfile "$agent" "$base"
-		cat "$agents_dir/$agent/package-lock.json" "$0"
+		cat "$agents_dir/$agent/package-lock.json"
+		declare -f install_tree
 	} | sha 12)
 	echo "clauderon-agent-$agent:$h"
 }
@@ -159,6 +173,7 @@ lock() {
 # into $1/bin (symlinks into /opt/clauderon/<agent>).
 install_tree() {
 	local agent=$1 ctx=$2 nm=/opt/clauderon/$agent/node_modules
+	need npm npm
 	cp "$agents_dir/$agent/package.json" "$agents_dir/$agent/package-lock.json" "$ctx/opt/"
 	# --ignore-scripts: no install script runs on this host; each agent's
 	# native binary is linked from its platform package instead.
