@@ -73,8 +73,10 @@ func (s *tmuxScreen) waitFor(re string) {
 }
 
 // TestTUI drives `clauderon tui` in a real terminal (tmux) against the
-// daemon: the list shows a session live, Enter attaches and the agent
-// answers, the detach keys come back to the list, and d + y deletes it.
+// daemon: the list shows a session live with its allowed hosts, Enter
+// attaches and the agent answers, the detach keys come back to the list, m
+// makes it read-only (the daemon says so) and back, R reconciles, t mints a
+// proxy-env token shown once, and d + y deletes the token and the session.
 func TestTUI(t *testing.T) {
 	e := newEnv(t)
 	const name = "tui1"
@@ -84,8 +86,9 @@ func TestTUI(t *testing.T) {
 	scr.waitFor(`no sessions yet`)
 
 	// Created elsewhere (the CLI), shown here by the events stream.
-	e.must("create", "--name", name, "--prompt", "", "--image", e.image)
+	e.must("create", "--name", name, "--prompt", "", "--image", e.image, "--allow", "registry.npmjs.org")
 	scr.waitFor(`> ` + name + `\s+running`)
+	scr.waitFor(`access read-write · allowed hosts: registry\.npmjs\.org`)
 
 	scr.keys(false, "Enter")
 	scr.waitFor(`\[attached to ` + name)
@@ -100,15 +103,45 @@ func TestTUI(t *testing.T) {
 	// The audit pane shows the request the agent just made.
 	scr.waitFor(`api\.anthropic\.com/v1/messages 200 injected allowed`)
 
+	// The access mode, switched at once, as the daemon sees it.
+	scr.keys(true, "m")
+	scr.waitFor(name + ` is now read-only`)
+	if out := e.must("status", name); !regexp.MustCompile(`Access:\s+read-only`).MatchString(out) {
+		t.Fatalf("the TUI's switch did not reach the daemon:\n%s", out)
+	}
+	scr.keys(true, "m")
+	scr.waitFor(name + ` is now read-write`)
+	if out := e.must("status", name); !regexp.MustCompile(`Access:\s+read-write`).MatchString(out) {
+		t.Fatalf("the TUI's switch back did not reach the daemon:\n%s", out)
+	}
+	scr.keys(true, "R")
+	scr.waitFor(`reconciled: all sessions match their containers`)
+
+	// A proxy-env token: shown once, then listed.
+	hand := name + "-hand"
+	scr.keys(true, "t")
+	scr.waitFor(`Proxy token for a container started by hand`)
+	scr.keys(true, hand)
+	scr.keys(false, "Enter")
+	scr.waitFor(`Shown only this once`)
+	scr.waitFor(`HTTPS_PROXY=http://` + hand + `:[A-Za-z0-9_-]{20,}@`)
+	scr.keys(true, "x")
+	scr.waitFor(`token ` + hand + ` minted`)
+	scr.waitFor(hand + `\s+running\s+manual\s+by hand`)
+
 	scr.keys(true, "?")
 	scr.waitFor(`detach with Ctrl-P Ctrl-Q`)
 	scr.keys(true, "x")
 	scr.keys(true, "d")
 	scr.waitFor(`Delete ` + name + `\?`)
 	scr.keys(true, "y")
+	scr.waitFor(`> ` + hand)
+	scr.keys(true, "d")
+	scr.waitFor(`Delete ` + hand + `\?`)
+	scr.keys(true, "y")
 	scr.waitFor(`no sessions yet`)
 	if out := e.must("list", "--archived"); strings.Contains(out, name) {
-		t.Fatalf("the session deleted in the TUI is still listed:\n%s", out)
+		t.Fatalf("a session or token deleted in the TUI is still listed:\n%s", out)
 	}
 	scr.keys(true, "q")
 	deadline := time.Now().Add(30 * time.Second)

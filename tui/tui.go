@@ -737,6 +737,9 @@ const helpText = `
 // where it works.
 func details(s *clauderon.Session) string {
 	allow := "none besides the agent's provider"
+	if s.Manual {
+		allow = "none besides the agents' providers"
+	}
 	if len(s.Allow) > 0 {
 		allow = strings.Join(s.Allow, ", ")
 	}
