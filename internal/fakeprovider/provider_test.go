@@ -25,13 +25,17 @@ func client(t *testing.T, p *fakeprovider.Provider) *http.Client {
 	if !pool.AppendCertsFromPEM(p.CAPEM()) {
 		t.Fatal("CAPEM holds no certificate")
 	}
-	return &http.Client{Transport: &http.Transport{
+	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool},
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, p.Addr())
 		},
 		ForceAttemptHTTP2: true,
-	}}
+	}
+	// Runs before the provider's Close, which would otherwise wait for
+	// the kept-alive connection.
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
 
 func post(t *testing.T, c *http.Client, body string, header ...string) *http.Response {
@@ -146,7 +150,7 @@ func TestCredentialsEnforced(t *testing.T) {
 
 func TestOtherPathsAnswerEmptyObject(t *testing.T) {
 	p := fakeprovider.MustStart(t, fakeprovider.Config{})
-	resp, err := client(t, p).Get("https://api.anthropic.com/api/claude_code/settings")
+	resp, err := client(t, p).Get("https://api.anthropic.com/api/claude_cli/bootstrap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,8 +159,22 @@ func TestOtherPathsAnswerEmptyObject(t *testing.T) {
 	if resp.StatusCode != 200 || string(b) != "{}" {
 		t.Fatalf("%s %q", resp.Status, b)
 	}
-	if r := p.Requests(); len(r) != 1 || r[0].Method != "GET" || r[0].Path != "/api/claude_code/settings" {
+	if r := p.Requests(); len(r) != 1 || r[0].Method != "GET" || r[0].Path != "/api/claude_cli/bootstrap" {
 		t.Fatalf("recorded %+v", r)
+	}
+}
+
+// Remote managed settings: none (204), which Claude Code accepts quietly;
+// it warns "Remote managed settings failed to load" on {}.
+func TestClaudeCodeSettingsNone(t *testing.T) {
+	p := fakeprovider.MustStart(t, fakeprovider.Config{})
+	resp, err := client(t, p).Get("https://api.anthropic.com/api/claude_code/settings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %s", resp.Status)
 	}
 }
 
