@@ -16,8 +16,8 @@
 # What is slow is cached under $CLAUDERON_CACHE (default /var/cache/clauderon):
 #   rootfs/<hash of suite, mirror, packages, recipe>.tar   the debootstrap tree
 #   npm/                                                   npm's tarball cache
-# The tag hashes every input (the rootfs key, the lock, the Dockerfile, this
-# script), so an unchanged image is found and reused in about a second and a
+# The tag hashes every input (the rootfs key, the lock, the Dockerfile, the
+# install steps), so an unchanged image is found and reused in seconds and a
 # changed input builds a new one. Needs root (debootstrap) and docker; installs
 # debootstrap and npm with apt when they are missing.
 set -euo pipefail
@@ -230,7 +230,7 @@ case ${1:-} in
 	npm_deps "$2" >/dev/null
 	image_ref "$2" "clauderon-agent-base:$(rootfs_key)"
 	;;
-"" | -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' ;;
+"" | -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
 *)
 	targets=("$@")
 	[[ $* == all ]] && targets=("${all_agents[@]}")
