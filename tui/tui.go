@@ -648,7 +648,7 @@ func (m *Model) render() string {
 	}
 	list := m.visible()
 	now := m.cfg.Now()
-	header := fmt.Sprintf("  %-24s %-9s %-8s %-11s %-12s %s", "NAME", "STATUS", "AGENT", "BACKEND", "MODE", "AGE")
+	header := fmt.Sprintf("  %-24s %-9s %-8s %-11s %-14s %s", "NAME", "STATUS", "AGENT", "BACKEND", "MODE", "AGE")
 	b.WriteString(dimStyle.Render(header) + "\n")
 	if m.synced && len(list) == 0 {
 		if len(m.sessions) == 0 {
@@ -666,7 +666,7 @@ func (m *Model) render() string {
 		if s.AccessMode == clauderon.AccessReadOnly {
 			mode += " ro"
 		}
-		line := fmt.Sprintf("%-24s %s %-8s %-11s %-12s %s", trunc(s.Name, 24), st, s.Agent, s.Backend, mode, age(now.Sub(s.CreatedAt)))
+		line := fmt.Sprintf("%-24s %s %-8s %-11s %-14s %s", trunc(s.Name, 24), st, s.Agent, s.Backend, mode, age(now.Sub(s.CreatedAt)))
 		if i == m.cursor {
 			b.WriteString(selStyle.Render("> "+line) + "\n")
 		} else {
