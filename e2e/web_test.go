@@ -110,9 +110,12 @@ func artifactsDir(t *testing.T, name string) string {
 }
 
 // TestWebUIInBrowser drives the web UI in Debian's Chromium: create a
-// session from the form, see it in the list, use its terminal (through the
-// proxy to the fake provider), reconnect, and delete it. Screenshots of each
-// page land in testdata/artifacts/web.
+// session from the form (with an allowed host), see it in the list, use its
+// terminal (through the proxy to the fake provider), switch it to read-only
+// and back (the provider's answer is refused, then given), reconnect,
+// archive, unarchive and start it, reconcile, mint a proxy-env token and
+// delete it, and delete the session. Screenshots of each page land in
+// testdata/artifacts/web.
 func TestWebUIInBrowser(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		requireOrSkip(t, "Debian's chromium is not installed: "+webSkip)
@@ -152,7 +155,7 @@ func TestWebUIInBrowser(t *testing.T) {
 		}
 		t.Fatalf("the browser test failed (%v); screenshots in %s\ndaemon log:\n%s", err, artifacts, d.output.String())
 	}
-	for _, shot := range []string{"01-list-empty", "02-create-error", "03-session-terminal", "04-list", "05-phone-list", "06-phone-terminal", "07-confirm-delete", "08-list-after-delete"} {
+	for _, shot := range []string{"01-list-empty", "02-create-error", "03-session-terminal", "03b-session-read-only", "04-list", "05-phone-list", "06-phone-terminal", "09-proxy-env", "10-manual-session", "07-confirm-delete", "08-list-after-delete"} {
 		if _, err := os.Stat(filepath.Join(artifacts, shot+".png")); err != nil {
 			t.Errorf("no screenshot %s: %v", shot, err)
 		}
@@ -160,11 +163,17 @@ func TestWebUIInBrowser(t *testing.T) {
 
 	// What the browser did, seen from the CLI: the session is gone, and its
 	// exchange with the provider was audited with the credential injected.
+	// The proxy-env token (name-hand) was deleted there too.
 	if out := e.must("list", "--archived"); strings.Contains(out, name) {
-		t.Errorf("the session deleted in the browser is still listed:\n%s", out)
+		t.Errorf("a session or token deleted in the browser is still listed:\n%s", out)
 	}
 	audit := e.must("audit", "--session", name)
 	if !strings.Contains(audit, "api.anthropic.com") {
 		t.Errorf("no audit line for the browser's request:\n%s", audit)
+	}
+	// The request made while the browser had the session read-only was
+	// refused by the proxy, not just drawn so on the page.
+	if !strings.Contains(audit, "is read-only") {
+		t.Errorf("no refused request while the session was read-only:\n%s", audit)
 	}
 }

@@ -15,13 +15,32 @@ export interface Session {
   branch?: string;
   prompt: string;
   mode: 'interactive' | 'print';
-  access_mode: 'read-write' | 'read-only';
+  access_mode: AccessMode;
+  allow?: string[];
   status: Status;
   exit_code?: number;
+  cpus?: number;
+  memory_bytes?: number;
   error?: string;
   manual?: boolean;
   created_at: string;
   updated_at: string;
+}
+
+export type AccessMode = 'read-write' | 'read-only';
+
+/** ProxyEnv is a freshly minted proxy token: the daemon shows it only once. */
+export interface ProxyEnv {
+  session: string;
+  token: string;
+  args: string[];
+}
+
+export interface PullResult {
+  session: string;
+  branch?: string;
+  commit?: string;
+  message: string;
 }
 
 export interface CreateRequest {
@@ -116,6 +135,11 @@ export const api = {
   stop: (name: string) => json<Session>('POST', sp(name) + '/stop'),
   archive: (name: string) => json<Session>('POST', sp(name) + '/archive'),
   unarchive: (name: string) => json<Session>('POST', sp(name) + '/unarchive'),
+  setAccessMode: (name: string, mode: AccessMode) =>
+    json<Session>('PUT', sp(name) + '/access-mode', { access_mode: mode }),
+  pull: (name: string) => json<PullResult>('POST', sp(name) + '/pull'),
+  reconcile: () => json<Session[]>('POST', '/v1/reconcile'),
+  proxyEnv: (name: string) => json<ProxyEnv>('POST', '/v1/proxy-env', name ? { name } : undefined),
   remove: async (name: string, force: boolean) => {
     await send('DELETE', sp(name) + (force ? '?force=true' : ''));
   },

@@ -61,3 +61,26 @@ export function stripAnsi(s: string): string {
   // eslint-disable-next-line no-control-regex
   return s.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]/g, '').replace(/\r(?!\n)/g, '');
 }
+
+/** shellQuote quotes s for a POSIX shell when it needs it. */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * dockerRun renders proxy-env's arguments as a docker run command to paste,
+ * one flag and its value a line.
+ */
+export function dockerRun(args: string[], image = 'IMAGE', cmd = ''): string {
+  const lines = ['docker run -it --rm'];
+  for (let i = 0; i < args.length; i++) {
+    const a = shellQuote(args[i]);
+    if (args[i].startsWith('-') && i + 1 < args.length && !args[i + 1].startsWith('-')) {
+      lines.push(`  ${a} ${shellQuote(args[++i])}`);
+    } else {
+      lines.push(`  ${a}`);
+    }
+  }
+  lines.push(`  ${image}${cmd ? ' ' + cmd : ''}`);
+  return lines.join(' \\\n');
+}

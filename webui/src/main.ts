@@ -1,6 +1,6 @@
-// The web UI's entry point: a hash router over three pages (the list, the
-// create form, a session), the login form when the daemon asks for one, and
-// the live connection indicator.
+// The web UI's entry point: a hash router over four pages (the list, the
+// create form, a session, a proxy token), the login form when the daemon
+// asks for one, and the live connection indicator.
 
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
@@ -10,6 +10,7 @@ import { clear, h } from './dom';
 import { listPage } from './list';
 import { createPage } from './create';
 import { sessionPage } from './session';
+import { proxyEnvPage } from './proxyenv';
 
 const main = document.getElementById('main') as HTMLElement;
 const live = document.getElementById('live') as HTMLElement;
@@ -33,6 +34,10 @@ function route() {
     document.querySelector('[data-nav=new]')?.classList.add('active');
     document.title = 'New session · clauderon';
     leave = createPage(main, go);
+  } else if (hash === '#/proxy-env') {
+    document.querySelector('[data-nav=proxy-env]')?.classList.add('active');
+    document.title = 'Proxy token · clauderon';
+    leave = proxyEnvPage(main);
   } else if ((m = hash.match(/^#\/s\/(.+)$/))) {
     const name = decodeURIComponent(m[1]);
     document.title = `${name} · clauderon`;

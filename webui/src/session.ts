@@ -1,8 +1,9 @@
 // A session's page: what it is, what it can do next (stop, start, archive,
-// delete, each confirmed), its terminal or its output, and its audit trail:
-// every request its agent made through the proxy.
+// delete, each confirmed; pull for Kubernetes sessions), its access mode
+// (switched at once), its terminal or its output, and its audit trail: every
+// request its agent made through the proxy.
 
-import { ApiError, AuditEvent, Session, api, bytes, ndjson } from './api';
+import { AccessMode, ApiError, AuditEvent, Session, api, bytes, ndjson } from './api';
 import { store } from './store';
 import { SessionTerminal } from './terminal';
 import { age, badge, clear, confirmDialog, h, stripAnsi } from './dom';
@@ -16,11 +17,12 @@ export function sessionPage(main: HTMLElement, name: string, go: (hash: string) 
   const info = h('dl', { class: 'info' });
   const actions = h('div', { class: 'actions', id: 'session-actions' });
   const msg = h('div', { class: 'form-error', id: 'action-error', role: 'alert' });
+  const note = h('div', { class: 'note', id: 'action-note', role: 'status' });
   const live = h('div', { id: 'live-panel' });
   const audit = auditPanel(name, ctl.signal);
   main.append(
     h('div', { class: 'toolbar' }, h('a', { href: '#/', class: 'back' }, '← Sessions'), title, st),
-    msg, actions, info, live, audit);
+    msg, note, actions, info, live, audit);
 
   let panelKey = '';
   let disposePanel = () => {};
@@ -28,6 +30,7 @@ export function sessionPage(main: HTMLElement, name: string, go: (hash: string) 
 
   const act = async (label: string, fn: () => Promise<unknown>) => {
     msg.textContent = '';
+    note.textContent = '';
     for (const b of actions.querySelectorAll('button')) (b as HTMLButtonElement).disabled = true;
     try {
       const r = await fn();
@@ -77,12 +80,14 @@ export function sessionPage(main: HTMLElement, name: string, go: (hash: string) 
     clear(actions);
     const btn = (label: string, id: string, fn: () => void, cls = '') =>
       h('button', { type: 'button', id, class: cls, onclick: fn }, label);
-    if (s.status === 'running' || s.status === 'creating') {
+    // A proxy-env token has no container here: only its access mode,
+    // archive and delete (which revokes it) apply.
+    if (!s.manual && (s.status === 'running' || s.status === 'creating')) {
       actions.append(btn('Stop', 'act-stop', async () => {
         if (await confirmDialog(`Stop ${s.name}? Its container stops; start it again later.`, 'Stop')) await act('Stop', () => api.stop(s.name));
       }));
     }
-    if (s.status === 'exited' || s.status === 'failed') actions.append(btn('Start', 'act-start', () => act('Start', () => api.start(s.name))));
+    if (!s.manual && (s.status === 'exited' || s.status === 'failed')) actions.append(btn('Start', 'act-start', () => act('Start', () => api.start(s.name))));
     if (s.status === 'archived') {
       actions.append(btn('Unarchive', 'act-unarchive', () => act('Unarchive', () => api.unarchive(s.name))));
     } else {
@@ -90,25 +95,39 @@ export function sessionPage(main: HTMLElement, name: string, go: (hash: string) 
         if (await confirmDialog(`Archive ${s.name}? It is stopped and hidden from the list; its proxy token stops working.`, 'Archive')) await act('Archive', () => api.archive(s.name));
       }));
     }
+    if (s.backend === 'kubernetes' && s.branch && s.status !== 'archived') {
+      // Kubernetes sessions work in a volume in the cluster: their commits
+      // reach the user's repository only when pulled.
+      actions.append(btn('Pull commits', 'act-pull', () => act('Pull', async () => {
+        const r = await api.pull(s.name);
+        note.textContent = r.message;
+      })));
+    }
     actions.append(btn('Delete', 'act-delete', () => void remove(s), 'danger'));
 
     clear(info);
     const row = (k: string, v: string | Node | undefined) => (v ? [h('dt', {}, k), h('dd', {}, v)] : []);
     info.append(
       ...row('Agent', s.agent), ...row('Backend', s.backend), ...row('Image', s.image),
-      ...row('Mode', s.mode), ...row('Access', s.access_mode),
+      ...row('Mode', s.manual ? 'a container started by hand (proxy-env)' : s.mode),
+      ...row('Access', accessControl(s)),
+      ...row('Allowed hosts', (s.allow ?? []).length ? s.allow!.join(', ') : h('span', { class: 'muted', id: 'allow-none' }, s.manual ? "none besides the agents' providers" : "none besides the agent's provider")),
       ...row('Repository', s.repo), ...row('Branch', s.branch), ...row('Worktree', s.worktree),
       ...row('Created', `${new Date(s.created_at).toLocaleString()} (${age(s.created_at)} ago)`),
+      ...row('Limits', limits(s)),
       ...row('Exit code', s.exit_code === undefined ? undefined : String(s.exit_code)),
       ...row('Error', s.error), ...row('Prompt', s.prompt),
     );
 
-    const key = s.mode === 'interactive' && s.status === 'running' ? 'terminal' : `output:${s.status === 'running'}`;
+    const key = s.manual ? 'manual' : s.mode === 'interactive' && s.status === 'running' ? 'terminal' : `output:${s.status === 'running'}`;
     if (key !== panelKey) {
       panelKey = key;
       disposePanel();
+      disposePanel = () => {};
       clear(live);
-      if (key === 'terminal') {
+      if (key === 'manual') {
+        live.append(h('p', { class: 'note' }, 'This is a proxy token minted for a container started by hand: clauderon has no terminal or output for it. Its requests show in the audit trail below; delete it to revoke the token.'));
+      } else if (key === 'terminal') {
         const t = new SessionTerminal(name);
         live.append(t.el);
         disposePanel = () => t.dispose();
@@ -118,6 +137,19 @@ export function sessionPage(main: HTMLElement, name: string, go: (hash: string) 
         disposePanel = o.dispose;
       }
     }
+  };
+
+  /** accessControl shows the access mode and the button that switches it, at once. */
+  const accessControl = (s: Session) => {
+    const other: AccessMode = s.access_mode === 'read-only' ? 'read-write' : 'read-only';
+    const what = other === 'read-only' ? 'only GET and HEAD on credentialed hosts' : 'every method on credentialed hosts';
+    const b = h('button', { type: 'button', id: 'act-access', class: 'small', title: `switch to ${other}: ${what}`,
+      onclick: () => act('Access mode', async () => {
+        const r = await api.setAccessMode(s.name, other);
+        note.textContent = `${r.name} is now ${r.access_mode}, from its next request on.`;
+        return r;
+      }) }, other === 'read-only' ? 'Make read-only' : 'Make read-write');
+    return h('span', { class: 'access' }, h('span', { id: 'access-mode', class: `badge am-${s.access_mode}` }, s.access_mode), b);
   };
 
   const unsub = store.subscribe(render);
@@ -130,6 +162,13 @@ export function sessionPage(main: HTMLElement, name: string, go: (hash: string) 
     ctl.abort();
     disposePanel();
   };
+}
+
+function limits(s: Session): string | undefined {
+  const parts: string[] = [];
+  if (s.cpus) parts.push(`${s.cpus} CPU${s.cpus === 1 ? '' : 's'}`);
+  if (s.memory_bytes) parts.push(`${Math.round(s.memory_bytes / 2 ** 20)} MiB`);
+  return parts.length ? parts.join(', ') : undefined;
 }
 
 /** outputPanel shows the session's output (its logs), following it while it runs. */

@@ -104,11 +104,43 @@ try {
   await page.locator('#audit-rows tr', { hasText: 'injected' }).first().waitFor();
   await shot(page, '03-session-terminal');
 
+  step('the allowed hosts typed in the form reached the daemon');
+  await page.locator('.info dd', { hasText: 'registry.npmjs.org' }).waitFor();
+
+  step('switch to read-only: the next POST to the provider is refused at once');
+  await page.locator('#access-mode', { hasText: 'read-write' }).waitFor();
+  await page.locator('#act-access', { hasText: 'Make read-only' }).click();
+  await page.locator('#access-mode', { hasText: 'read-only' }).waitFor();
+  await page.locator('#action-note', { hasText: 'is now read-only' }).waitFor();
+  await typeLine(page, 'hello while read-only');
+  await waitLine(page, /^(> )?error: /);
+  await page.locator('#audit-rows tr.denied', { hasText: 'is read-only' }).first().waitFor();
+  await shot(page, '03b-session-read-only');
+
+  step('switch back to read-write: the provider answers again');
+  await page.locator('#act-access', { hasText: 'Make read-write' }).click();
+  await page.locator('#access-mode', { hasText: 'read-write' }).waitFor();
+  await typeLine(page, 'hello after read-write');
+  await waitLine(page, /^(> )?fake-provider says: hello after read-write$/);
+
   step('reconnect keeps the session');
   await page.click('#term-reconnect');
   await page.locator('#term-status', { hasText: 'attached' }).waitFor();
   await typeLine(page, '/echo after-reconnect-99');
   await waitLine(page, /^(> )?after-reconnect-99$/);
+
+  step('archive it, unarchive it and start it again');
+  await page.click('#act-archive');
+  await page.locator('dialog#confirm[open]').waitFor();
+  await page.click('#confirm-ok');
+  await page.locator('.toolbar .badge', { hasText: 'archived' }).waitFor();
+  await page.click('#act-unarchive');
+  await page.locator('.toolbar .badge', { hasText: 'exited' }).waitFor();
+  await page.click('#act-start');
+  await page.locator('.toolbar .badge', { hasText: 'running' }).waitFor();
+  await page.locator('#term-status', { hasText: 'attached' }).waitFor();
+  await typeLine(page, '/echo after-start-7');
+  await waitLine(page, /^(> )?after-start-7$/);
 
   step('the session is in the list, running');
   await page.click('a[data-nav=list]');
@@ -118,6 +150,10 @@ try {
   await page.locator('#session-list', { hasText: 'No session matches' }).waitFor();
   await page.locator('#filter').fill(SESSION.slice(0, 4));
   await row.waitFor();
+
+  step('reconcile from the list');
+  await page.click('#reconcile');
+  await page.locator('#reconcile-note', { hasText: 'All sessions match their containers.' }).waitFor();
   await shot(page, '04-list');
 
   step('on a phone-sized screen');
@@ -134,6 +170,40 @@ try {
   if (width > 390) throw new Error(`the phone page scrolls sideways: ${width}px wide`);
   await shot(phone, '06-phone-terminal');
   await phone.close();
+
+  step('mint a proxy token for a container started by hand');
+  const hand = `${SESSION}-hand`;
+  await page.click('a[data-nav=proxy-env]');
+  await page.locator('#pe-name').fill(hand);
+  await page.click('#pe-submit');
+  await page.locator('#pe-once', { hasText: 'only time the token is shown' }).waitFor();
+  const token = ((await page.locator('#pe-token').textContent()) ?? '').trim();
+  const args = (await page.locator('#pe-args').textContent()) ?? '';
+  if (token.length < 16) throw new Error(`the minted token looks wrong: ${JSON.stringify(token)}`);
+  for (const want of ['docker run -it --rm', '--add-host', `HTTPS_PROXY=http://${hand}:${token}@`,
+    'NODE_EXTRA_CA_CERTS=/etc/clauderon/proxy-ca.pem', ':/etc/clauderon/proxy-ca.pem:ro']) {
+    if (!args.includes(want)) throw new Error(`the docker run arguments lack ${want}:\n${args}`);
+  }
+  await shot(page, '09-proxy-env');
+
+  step('the token is listed, has no terminal, and is shown only once');
+  await page.click('a[data-nav=list]');
+  const handRow = page.locator(`#session-list a.row[data-session="${hand}"]`);
+  await handRow.locator('[data-label=mode]', { hasText: 'by hand' }).waitFor();
+  await page.click('a[data-nav=proxy-env]');
+  await page.locator('#pe-name').waitFor();
+  if (await page.locator('#pe-token').count()) throw new Error('the token is still shown after leaving the page');
+  await page.click('a[data-nav=list]');
+  await handRow.click();
+  await page.locator('#live-panel', { hasText: 'started by hand' }).waitFor();
+  if (await page.locator('#terminal').count()) throw new Error('a proxy token got a terminal');
+  if (await page.locator('#act-stop, #act-start').count()) throw new Error('a proxy token offers stop or start');
+  await shot(page, '10-manual-session');
+  await page.locator('#act-delete').click();
+  await page.locator('dialog#confirm[open]').waitFor();
+  await page.click('#confirm-ok');
+  await page.waitForURL(/#\/$/);
+  await handRow.waitFor({ state: 'detached' });
 
   step('delete it, with confirmation');
   await row.click();
