@@ -27,6 +27,8 @@ var (
 	colors = map[string]color.RGBA{
 		"direct":    {120, 120, 120, 255},
 		"clauderon": {40, 110, 200, 255},
+		"baseline":  {150, 180, 225, 255},
+		"tunnel":    {170, 170, 170, 255},
 		"mitmproxy": {230, 140, 30, 255},
 		"goproxy":   {60, 160, 90, 255},
 	}
@@ -56,7 +58,7 @@ const (
 )
 
 func panelHeight(p panel) int {
-	return titleH + len(p.bars)*(barH+barGap) + panelPad
+	return titleH + len(p.bars)*(barH+barGap) + panelPad + 12
 }
 
 func drawPanels(file, heading string, ps []panel) error {
@@ -113,7 +115,7 @@ func drawPanel(img *image.RGBA, y0 int, p panel) {
 		for yy := top; yy < bottom; yy += 2 {
 			img.Set(x, yy, red)
 		}
-		text(img, x+4, top+2, p.refTx, red)
+		text(img, x+4, bottom+10, p.refTx, red)
 	}
 }
 

@@ -30,6 +30,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "upstream" {
+		if err := serveUpstream(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "upstream:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "goproxy" {
 		if err := serveGoproxy(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "goproxy:", err)
@@ -52,11 +59,13 @@ func run() error {
 	quick := flag.Bool("quick", false, "small sizes, for a smoke run")
 	only := flag.String("only", "", "comma-separated targets (default all: direct,clauderon,mitmproxy,goproxy)")
 	bin := flag.String("clauderon", "", "clauderon binary (default: go build ./cmd/clauderon)")
+	baseline := flag.String("baseline", "", "another clauderon binary, measured as target \"baseline\" (before and after a change)")
 	md := flag.String("md", "", "write the results into this markdown file, between its bench markers")
 	charts := flag.String("charts", "", "draw PNG charts into this directory")
 	jsonOut := flag.String("json", "", "write the raw measurements as JSON")
 	sessions := flag.Bool("sessions", false, "also run the session benchmarks of package e2e (needs Docker)")
 	sessionsN := flag.Int("sessions-n", 5, "session start-ups to time")
+	from := flag.String("from", "", "read the proxy measurements from this -json file instead of measuring (to add -sessions, or redraw)")
 	flag.Parse()
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -66,67 +75,25 @@ func run() error {
 	if *quick {
 		p = quickParams
 	}
-	dir, err := os.MkdirTemp("", "clauderon-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	logs, err := os.Create(filepath.Join(dir, "proxies.log"))
-	if err != nil {
-		return err
-	}
-	defer logs.Close()
-
-	env := &benchEnv{dir: dir, secret: "sk-bench-" + randHex(16), token: randHex(16), logs: logs}
-	if env.self, err = os.Executable(); err != nil {
-		return err
-	}
-	env.clauderon = *bin
-	if env.clauderon == "" {
-		env.clauderon = filepath.Join(dir, "clauderon")
-		logf("building clauderon")
-		cmd := exec.CommandContext(ctx, goBin(), "build", "-o", env.clauderon, "./cmd/clauderon")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go build ./cmd/clauderon (run from the repository root): %w", err)
+	var res *results
+	if *from != "" {
+		b, err := os.ReadFile(*from)
+		if err != nil {
+			return err
+		}
+		res = &results{}
+		if err := json.Unmarshal(b, res); err != nil {
+			return fmt.Errorf("%s: %w", *from, err)
+		}
+	} else {
+		var err error
+		if res, err = measure(ctx, p, *rounds, *bin, *baseline, *only); err != nil {
+			return err
 		}
 	}
-	if env.up, err = startUpstream(env.secret); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "upstream-ca.pem"), env.up.caPEM, 0o600); err != nil {
-		return err
-	}
-
-	ks := kinds
-	if *only != "" {
-		ks = nil
-		for _, k := range kinds {
-			if k.name == "direct" || strings.Contains(","+*only+",", ","+k.name+",") {
-				ks = append(ks, k)
-			}
-		}
-	}
-	info := machineInfo(ctx, env)
-	res := &results{Info: info, Params: p, Targets: names(ks), Rounds: map[string][]measurement{}}
-	for r := range *rounds {
-		logf("round %d of %d (load average %s)", r+1, *rounds, loadAvg())
-		// Direct first (it is every ratio's reference), then the proxies in
-		// a rotated order so that none always runs first or last.
-		order := []kind{ks[0]}
-		for i := range len(ks) - 1 {
-			order = append(order, ks[1+(i+r)%(len(ks)-1)])
-		}
-		for _, k := range order {
-			m, err := runTarget(ctx, env, k, p)
-			if err != nil {
-				return err
-			}
-			res.Rounds[k.name] = append(res.Rounds[k.name], m)
-		}
-	}
-	res.Info.LoadAfter = loadAvg()
+	var err error
 	if *sessions {
+		res.SessionsErr = ""
 		if res.Sessions, err = runSessions(ctx, *sessionsN); err != nil {
 			logf("sessions: %v", err)
 			res.SessionsErr = err.Error()
@@ -229,4 +196,73 @@ func writeMarkdown(file, table string) error {
 		s = s[:i] + block + s[j+len(end):]
 	}
 	return os.WriteFile(file, []byte(s), 0o644)
+}
+
+// measure runs the rounds: every target started fresh in each, the proxies
+// in a rotated order.
+func measure(ctx context.Context, p params, rounds int, bin, baseline, only string) (*results, error) {
+	dir, err := os.MkdirTemp("", "clauderon-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	logs, err := os.Create(filepath.Join(dir, "proxies.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logs.Close()
+
+	env := &benchEnv{dir: dir, secret: "sk-bench-" + randHex(16), token: randHex(16), logs: logs}
+	if env.self, err = os.Executable(); err != nil {
+		return nil, err
+	}
+	env.clauderon = bin
+	if env.clauderon == "" {
+		env.clauderon = filepath.Join(dir, "clauderon")
+		logf("building clauderon")
+		cmd := exec.CommandContext(ctx, goBin(), "build", "-o", env.clauderon, "./cmd/clauderon")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("go build ./cmd/clauderon (run from the repository root): %w", err)
+		}
+	}
+	if env.up, err = startUpstream(env); err != nil {
+		return nil, err
+	}
+	defer env.up.proc.Process.Kill()
+
+	env.baseline = baseline
+	ks := kinds
+	if baseline != "" {
+		ks = append(ks[:2:2], append([]kind{{"baseline", startBaseline}}, ks[2:]...)...)
+	}
+	if only != "" {
+		all := ks
+		ks = nil
+		for _, k := range all {
+			if k.name == "direct" || strings.Contains(","+only+",", ","+k.name+",") {
+				ks = append(ks, k)
+			}
+		}
+	}
+	info := machineInfo(ctx, env)
+	res := &results{Info: info, Params: p, Targets: names(ks), Rounds: map[string][]measurement{}}
+	for r := range rounds {
+		logf("round %d of %d (load average %s)", r+1, rounds, loadAvg())
+		// Direct first (it is every ratio's reference), then the proxies in
+		// a rotated order so that none always runs first or last.
+		order := []kind{ks[0]}
+		for i := range len(ks) - 1 {
+			order = append(order, ks[1+(i+r)%(len(ks)-1)])
+		}
+		for _, k := range order {
+			m, err := runTarget(ctx, env, k, p)
+			if err != nil {
+				return nil, err
+			}
+			res.Rounds[k.name] = append(res.Rounds[k.name], m)
+		}
+	}
+	res.Info.LoadAfter = loadAvg()
+	return res, nil
 }

@@ -25,7 +25,10 @@ import (
 type target struct {
 	name  string
 	proxy *url.URL // nil for the direct connection
-	roots *x509.CertPool
+	// tunnel: the client speaks TLS end to end with the upstream through
+	// the proxy's opaque CONNECT tunnel, and sends the secret itself.
+	tunnel bool
+	roots  *x509.CertPool
 	proc  *exec.Cmd // the proxy's process, for its resident memory
 	env   *benchEnv
 }
@@ -37,6 +40,7 @@ type benchEnv struct {
 	secret    string
 	token     string
 	clauderon string // path of the clauderon binary
+	baseline  string // another clauderon binary to compare with, or ""
 	self      string // path of this binary, for the goproxy subcommand
 	logs      *os.File
 }
@@ -50,6 +54,7 @@ type kind struct {
 var kinds = []kind{
 	{"direct", startDirect},
 	{"clauderon", startClauderon},
+	{"tunnel", startTunnel},
 	{"mitmproxy", startMitmdump},
 	{"goproxy", startGoproxy},
 }
@@ -62,13 +67,37 @@ func startDirect(_ context.Context, e *benchEnv) (*target, error) {
 // would: a [[rule]] for the upstream host, --resolve to loopback and the
 // upstream's CA trusted. Its audit log is written to its home as usual.
 func startClauderon(ctx context.Context, e *benchEnv) (*target, error) {
-	home := filepath.Join(e.dir, "clauderon-home")
+	return startClauderonBin(ctx, e, "clauderon", e.clauderon)
+}
+
+// startBaseline runs -baseline, another clauderon binary (say, the previous
+// commit's), so that a change is measured against its baseline in the same
+// run, under the same load.
+func startBaseline(ctx context.Context, e *benchEnv) (*target, error) {
+	return startClauderonBin(ctx, e, "baseline", e.baseline)
+}
+
+// startTunnel runs clauderon too, but the client CONNECTs to a host without
+// a credential, which clauderon relays as opaque bytes (splice(2), no TLS
+// termination): the cost of one more process on the path and nothing else,
+// the floor under any proxy's figures.
+func startTunnel(ctx context.Context, e *benchEnv) (*target, error) {
+	t, err := startClauderonBin(ctx, e, "tunnel", e.clauderon)
+	if err != nil {
+		return nil, err
+	}
+	t.tunnel, t.roots = true, e.up.caPool
+	return t, nil
+}
+
+func startClauderonBin(ctx context.Context, e *benchEnv, name, bin string) (*target, error) {
+	home := filepath.Join(e.dir, name+"-home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
 	}
 	upCA := filepath.Join(e.dir, "upstream-ca.pem")
 	conf := fmt.Sprintf(`connect_ports = [%d]
-resolve = ["%s:%d=%s"]
+resolve = ["%s:%d=%s", "127.0.0.1:%d=%s"]
 upstream_ca = [%q]
 
 [[rule]]
@@ -77,7 +106,7 @@ host = %q
 header = %q
 value = "${secret}"
 secret = "env:BENCH_SECRET"
-`, e.up.port, benchHost, e.up.port, e.up.addr, upCA, benchHost, secretHeader)
+`, e.up.port, benchHost, e.up.port, e.up.addr, e.up.port, e.up.addr, upCA, benchHost, secretHeader)
 	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
@@ -85,10 +114,10 @@ secret = "env:BENCH_SECRET"
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(e.clauderon, "--home", home, "proxy", "--session-token", e.token,
+	cmd := exec.Command(bin, "--home", home, "proxy", "--session-token", e.token,
 		"--session-name", "bench", "--listen", addr, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "BENCH_SECRET="+e.secret)
-	t := &target{name: "clauderon", proc: cmd, env: e,
+	t := &target{name: name, proc: cmd, env: e,
 		proxy: &url.URL{Scheme: "http", User: url.UserPassword("bench", e.token), Host: addr}}
 	if err := t.launch(ctx, addr); err != nil {
 		return nil, err
@@ -221,7 +250,18 @@ func (t *target) rssKiB() (int64, error) {
 
 // url is the upstream URL for path; the same for every target.
 func (t *target) url(path string) string {
-	return "https://" + net.JoinHostPort(benchHost, strconv.Itoa(t.env.up.port)) + path
+	return "https://" + t.authority() + path
+}
+
+// authority is what the client connects to. The tunnel target names the
+// upstream by IP address: clauderon never intercepts an IP literal, so the
+// CONNECT becomes an opaque tunnel.
+func (t *target) authority() string {
+	host := benchHost
+	if t.tunnel {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(t.env.up.port))
 }
 
 // transport is an agent's HTTP/1.1 client through the target.
@@ -245,7 +285,7 @@ func (t *target) transport(keepAlive bool) *http.Transport {
 // through a proxy, with the real secret when direct.
 func (t *target) request(ctx context.Context, method, path string) *http.Request {
 	req, _ := http.NewRequestWithContext(ctx, method, t.url(path), nil)
-	if t.proxy == nil {
+	if t.proxy == nil || t.tunnel {
 		req.Header.Set(secretHeader, t.env.secret)
 	} else {
 		req.Header.Set(secretHeader, "clauderon-proxy-placeholder-bench")
@@ -266,7 +306,7 @@ func (t *target) dialTLS(ctx context.Context) (*tls.Conn, error) {
 		return nil, err
 	}
 	if t.proxy != nil {
-		authority := net.JoinHostPort(benchHost, strconv.Itoa(t.env.up.port))
+		authority := t.authority()
 		req := "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n"
 		if u := t.proxy.User; u != nil {
 			pw, _ := u.Password()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,13 +10,19 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -40,28 +47,37 @@ type upstream struct {
 	caPEM  []byte
 	caPool *x509.CertPool
 	secret string
-	srv    *http.Server
-	conns  atomic.Int64 // connections accepted, to spot a proxy that does not reuse them
+	proc   *exec.Cmd
+	conns  atomic.Int64 // in the upstream process: connections accepted
 }
 
-func startUpstream(secret string) (*upstream, error) {
+// serveUpstream is the `clauderon-bench upstream` subcommand: the upstream
+// runs in its own process, as a provider would, so that a direct request
+// crosses processes just as a proxied one does. It writes its CA to
+// DIR/upstream-ca.pem and prints its address.
+func serveUpstream(args []string) error {
+	fs := flag.NewFlagSet("upstream", flag.ContinueOnError)
+	dir := fs.String("dir", "", "directory for upstream-ca.pem")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	caCert, caKey, caPEM, err := newCA("clauderon-bench upstream CA")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	leaf, err := newLeaf(caCert, caKey, benchHost)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
+	if err := os.WriteFile(filepath.Join(*dir, "upstream-ca.pem"), caPEM, 0o600); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	u := &upstream{addr: ln.Addr().String(), port: ln.Addr().(*net.TCPAddr).Port,
-		caPEM: caPEM, caPool: pool, secret: secret}
-	u.srv = &http.Server{
+	u := &upstream{secret: os.Getenv("BENCH_SECRET")}
+	srv := &http.Server{
 		Handler: u,
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf},
 			NextProtos: []string{"http/1.1"}},
@@ -75,8 +91,44 @@ func startUpstream(secret string) (*upstream, error) {
 			}
 		},
 	}
-	go u.srv.ServeTLS(ln, "", "") //nolint:errcheck // ends when the bench exits
+	fmt.Println(ln.Addr().String())
+	return srv.ServeTLS(ln, "", "")
+}
+
+// startUpstream runs the upstream subcommand and waits for its address.
+func startUpstream(e *benchEnv) (*upstream, error) {
+	cmd := exec.Command(e.self, "upstream", "-dir", e.dir)
+	cmd.Env = append(os.Environ(), "BENCH_SECRET="+e.secret)
+	cmd.Stderr = e.logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("upstream did not start: %w (see %s)", err, e.logs.Name())
+	}
+	u := &upstream{addr: strings.TrimSpace(line), secret: e.secret, proc: cmd}
+	u.port = must(net.ResolveTCPAddr("tcp", u.addr)).Port
+	if u.caPEM, err = os.ReadFile(filepath.Join(e.dir, "upstream-ca.pem")); err != nil {
+		return nil, err
+	}
+	if u.caPool, err = pemPool(u.caPEM); err != nil {
+		return nil, err
+	}
 	return u, nil
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // chunk is what large bodies are made of.
@@ -94,6 +146,8 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch r.URL.Path {
+	case "/stats":
+		io.WriteString(w, strconv.FormatInt(u.conns.Load(), 10))
 	case "/small":
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(smallBody)))
