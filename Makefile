@@ -38,9 +38,8 @@ vet:
 
 # Every test, the Docker integration tests included. CLAUDERON_REQUIRE_DOCKER
 # turns "Docker is not available" into a failure instead of a skip.
-test: ensure-docker ensure-web-test-deps webui fmt-check vet agent-images k8s-up
+test: ensure-docker ensure-web-test-deps webui fmt-check vet fuzz agent-images k8s-up
 	CLAUDERON_REQUIRE_DOCKER=1 CLAUDERON_REQUIRE_K8S=1 $(GO) test -count=1 -timeout 30m ./...
-	@$(MAKE) --no-print-directory fuzz
 
 # Every fuzz target, FUZZTIME each (10 targets: about two minutes): the
 # parsers of what a container sends (request heads, CONNECT authorities,
