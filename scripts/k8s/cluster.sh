@@ -229,7 +229,7 @@ pause_image() {
 	local d; d=$(mktemp -d)
 	(cd "$HERE/pause" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$d/pause" .)
 	printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$d/Dockerfile"
-	DOCKER_BUILDKIT=0 docker build -q -t "$PAUSE" "$d" >/dev/null
+	DOCKER_BUILDKIT=0 docker build -q -t "$PAUSE" "$d" >/dev/null 2>&1
 	docker save "$PAUSE" | ctr_ images import - >/dev/null
 	rm -rf "$d"
 	say "pause image built and imported"
