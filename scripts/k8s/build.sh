@@ -7,6 +7,7 @@
 # the Go version: a rerun costs nothing, a cold build takes 15-20 min on 2 cores.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
 SRC=$HERE/build
 V=v1.32.9
 CACHE=${CLAUDERON_K8S_CACHE:-/var/cache/clauderon/k8s}

@@ -37,6 +37,7 @@ POD_CIDR=10.88.0.0/16
 BRIDGE_IP=10.88.0.1
 PAUSE=registry.k8s.io/pause:3.10
 T0=$(date +%s)
+command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
 say() { echo "[k8s +$(( $(date +%s) - T0 ))s] $*" >&2; }
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (it starts containerd and the kubelet)"
@@ -79,6 +80,8 @@ packages() {
 	command -v containerd >/dev/null || missing+=(containerd)
 	command -v runc >/dev/null || missing+=(runc)
 	command -v docker >/dev/null || missing+=(docker.io)
+	# For the tests' image: sh and friends for the pods' setup container.
+	[ -x /bin/busybox ] || missing+=(busybox-static)
 	[ ${#missing[@]} = 0 ] && return 0
 	say "installing ${missing[*]}"
 	# policy-rc.d keeps Debian from starting etcd as a service on install.
