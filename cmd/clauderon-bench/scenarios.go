@@ -38,6 +38,7 @@ var quickParams = params{LatencyN: 300, LoadClients: 64, LoadDur: time.Second, B
 type measurement struct {
 	P50, P99         float64 // sequential request latency
 	RPS              float64 // 64 clients
+	CPUPerReqUS      float64 // the proxy process's CPU time per request under load, µs
 	DownMBps, UpMBps float64
 	SSEP50, SSEP99   float64 // upstream send to client arrival, per event
 	ConnPS           float64 // new connections per second
@@ -143,9 +144,12 @@ func (t *target) load(ctx context.Context, p params, m *measurement) {
 		}()
 	}
 	time.Sleep(time.Second)
-	c0, t0 := count.Load(), time.Now()
+	c0, t0, cpu0 := count.Load(), time.Now(), t.cpuTime()
 	time.Sleep(p.LoadDur)
-	c1, t1 := count.Load(), time.Now()
+	c1, t1, cpu1 := count.Load(), time.Now(), t.cpuTime()
+	if c1 > c0 && t.proc != nil {
+		m.CPUPerReqUS = float64((cpu1 - cpu0).Microseconds()) / float64(c1-c0)
+	}
 	close(stop)
 	wg.Wait()
 	m.RPS = float64(c1-c0) / t1.Sub(t0).Seconds()

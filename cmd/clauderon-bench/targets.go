@@ -29,8 +29,8 @@ type target struct {
 	// the proxy's opaque CONNECT tunnel, and sends the secret itself.
 	tunnel bool
 	roots  *x509.CertPool
-	proc  *exec.Cmd // the proxy's process, for its resident memory
-	env   *benchEnv
+	proc   *exec.Cmd // the proxy's process, for its resident memory
+	env    *benchEnv
 }
 
 // benchEnv is what every target shares.
@@ -246,6 +246,26 @@ func (t *target) rssKiB() (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS")
+}
+
+// cpuTime is the CPU time (user + system) the proxy's process has used.
+func (t *target) cpuTime() time.Duration {
+	if t.proc == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.proc.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (which may hold spaces): utime
+	// and stime are the 12th and 13th, in clock ticks (100 per second).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // url is the upstream URL for path; the same for every target.
