@@ -27,12 +27,18 @@ func testContext(t testing.TB) context.Context {
 	return ctx
 }
 
+// testNetwork is the bridge network the backend tests run containers on.
+const testNetwork = "clauderon-backend-test"
+
 // mustBackend connects to the local engine. Without one it skips, unless
 // CLAUDERON_REQUIRE_DOCKER is set (make test and CI set it): then it fails.
 func mustBackend(t testing.TB) *docker.Backend {
 	t.Helper()
-	// Internal, like the daemon's: tests share its "clauderon" network.
-	b, err := docker.New(testContext(t), docker.Options{InternalNetwork: true})
+	// Internal, like the daemon's, but the tests' own: a daemon running at
+	// the same time (the e2e tests start several) firewalls its "clauderon"
+	// bridge down to its proxy port, which would refuse the listeners these
+	// tests open on the gateway.
+	b, err := docker.New(testContext(t), docker.Options{Network: testNetwork, InternalNetwork: true})
 	if err != nil {
 		if clauderon.ErrorCode(err) == clauderon.EUNAVAILABLE && os.Getenv("CLAUDERON_REQUIRE_DOCKER") == "" {
 			t.Skipf("Docker is not available (%v): run scripts/ensure-docker.sh first, or `make test`, which starts it and never skips", err)
