@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,9 +26,9 @@ import (
 //     pools, returning them when the response is done. net/http keeps a 4 KiB
 //     reader and a 4 KiB writer per connection for its whole life, which was
 //     most of an idle connection's memory.
-//   - There is no background read per request and no second goroutine: the
-//     loop reads a request, runs serveIntercepted, finishes the response and
-//     reads the next, on one goroutine. net/http's background read (to notice
+//   - There is no background read per short request and no second
+//     goroutine: the loop reads a request, runs serveIntercepted, finishes
+//     the response and reads the next, on one goroutine. net/http's background read (to notice
 //     a client going away) costs a goroutine wake-up and two deadline changes
 //     per request, a large share of a small request's time through the proxy.
 //
@@ -35,8 +36,9 @@ import (
 // adds: Host, header names and values, the head size limit), and the response
 // is still produced by httputil.ReverseProxy through respWriter, so framing,
 // trailers, 1xx responses and protocol switches behave as before. A client
-// that goes away is noticed when a write to it fails, which ends the upstream
-// request.
+// that goes away is noticed when a write to it fails or, for a request still
+// waiting for the upstream after goneWatchDelay, by goneWatcher; either ends
+// the upstream request.
 
 // Sizes of the pooled buffers; the same as net/http's.
 const (
@@ -114,16 +116,18 @@ func (p *Proxy) serveConn(ic *interceptedConn) {
 				readerPool.Put(br)
 				br = nil
 			}
-			// Idle: wait for the next request without holding a buffer.
-			ic.SetReadDeadline(time.Now().Add(IdleTimeout))
-			n, err := ic.Read(src.first[:])
-			if n == 0 {
-				if err == nil {
-					continue
+			if !src.hasByte { // (the watcher may have read it already)
+				// Idle: wait for the next request without holding a buffer.
+				ic.SetReadDeadline(time.Now().Add(IdleTimeout))
+				n, err := ic.Read(src.first[:])
+				if n == 0 {
+					if err == nil {
+						continue
+					}
+					return
 				}
-				return
+				src.hasByte = true
 			}
-			src.hasByte = true
 			br = readerPool.Get().(*bufio.Reader)
 			br.Reset(src)
 		}
@@ -177,13 +181,20 @@ func (p *Proxy) serveOne(connCtx context.Context, ic *interceptedConn, src *conn
 			writerPool.Put(bw)
 		}
 	}()
+	w.watch = &goneWatcher{conn: ic, src: src, br: br, cancel: cancel, done: make(chan struct{})}
 	if req.Body != nil && req.Body != http.NoBody {
 		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 && hasToken(req.Header.Get("Expect"), "100-continue") {
 			req.Body = &expectContinueReader{ReadCloser: req.Body, w: w}
 		}
+		req.Body = &eofSignal{ReadCloser: req.Body, w: w.watch}
 		w.body = req.Body
+	} else {
+		w.watch.bodyRead.Store(true)
 	}
-	if !p.handle(w, req) {
+	w.watch.start()
+	ok := p.handle(w, req)
+	w.watch.stop()
+	if !ok {
 		return false
 	}
 	if w.hijacked {
@@ -337,6 +348,104 @@ func (p *Proxy) closeIdleIntercepted() int {
 	return busy
 }
 
+// goneWatcher notices a client that goes away while its request waits for
+// the upstream, and cancels the request (so the upstream stops generating),
+// as net/http's background read does. Unlike net/http it starts only when a
+// request is still running after goneWatchDelay, and only once the request
+// body has been read: the many short requests pay nothing for it.
+type goneWatcher struct {
+	conn     *interceptedConn
+	src      *connSource
+	br       *bufio.Reader
+	cancel   context.CancelFunc
+	bodyRead atomic.Bool // the request body reached its end (or there is none)
+
+	mu       sync.Mutex
+	timer    *time.Timer
+	stopped  bool
+	watching bool
+	done     chan struct{} // closed when the reading goroutine ends
+}
+
+// goneWatchDelay is how long a request runs before its client is watched.
+const goneWatchDelay = 100 * time.Millisecond
+
+func (g *goneWatcher) start() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.timer = time.AfterFunc(goneWatchDelay, g.fire)
+}
+
+func (g *goneWatcher) fire() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped || g.watching {
+		return
+	}
+	if !g.bodyRead.Load() || g.br.Buffered() > 0 {
+		// The body is still being read (or the client pipelined its next
+		// request): the client is there. Look again later.
+		g.timer.Reset(goneWatchDelay)
+		return
+	}
+	g.watching = true
+	go g.read()
+}
+
+// read blocks on the connection. A byte is the start of the client's next
+// request and is kept for it; an error other than stop's deadline means the
+// client went away.
+func (g *goneWatcher) read() {
+	defer close(g.done)
+	var b [1]byte
+	n, err := g.conn.Read(b[:])
+	if n == 1 {
+		g.src.first[0], g.src.hasByte = b[0], true
+		return
+	}
+	g.mu.Lock()
+	stopped := g.stopped
+	g.mu.Unlock()
+	if err != nil && !stopped {
+		g.cancel()
+	}
+}
+
+// stop ends the watch before the connection is read or handed over again.
+// It may be called more than once.
+func (g *goneWatcher) stop() {
+	g.mu.Lock()
+	if g.stopped {
+		g.mu.Unlock()
+		return
+	}
+	g.stopped = true
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	watching := g.watching
+	g.mu.Unlock()
+	if watching {
+		g.conn.SetReadDeadline(time.Unix(1, 0)) // wakes the read
+		<-g.done
+		g.conn.SetReadDeadline(time.Time{})
+	}
+}
+
+// eofSignal tells the watcher when the request body has been read.
+type eofSignal struct {
+	io.ReadCloser
+	w *goneWatcher
+}
+
+func (r *eofSignal) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err == io.EOF {
+		r.w.bodyRead.Store(true)
+	}
+	return n, err
+}
+
 // expectContinueReader sends "100 Continue" when the request body is first
 // read, as net/http does: the upstream transport reads it only once the
 // upstream agreed.
@@ -378,6 +487,7 @@ type respWriter struct {
 	closeAfter    bool
 	hijacked      bool
 	err           error
+	watch         *goneWatcher
 }
 
 func (w *respWriter) Header() http.Header { return w.header }
@@ -538,6 +648,7 @@ func (w *respWriter) Flush() { w.FlushError() } //nolint:errcheck // http.Flushe
 // Hijack hands the connection to the handler (ReverseProxy, for a protocol
 // switch) with any bytes the client already sent.
 func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.watch.stop() // the handler reads the connection from now on
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.hijacked {

@@ -247,3 +247,37 @@ func TestShutdownWaitsForInterceptedRequest(t *testing.T) {
 		t.Errorf("Shutdown: %v", err)
 	}
 }
+
+// TestInterceptedClientGoneCancelsUpstream: an agent that gives up on a
+// request the upstream is still working on (no response bytes yet) ends the
+// upstream request, so a model stops generating for nobody.
+func TestInterceptedClientGoneCancelsUpstream(t *testing.T) {
+	t.Parallel()
+	canceled := make(chan string, 2)
+	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+			canceled <- r.Method
+		case <-time.After(30 * time.Second):
+		}
+	}))
+	h := startProxy(t, up, []clauderon.Credential{{Rule: oauthRule(), Secret: clauderon.NewSecret(canary(t, "sk-ant-oat01-"))}})
+	for i, req := range []string{
+		"GET /wait HTTP/1.1\r\nHost: " + anthropicHost + "\r\n\r\n",
+		"POST /wait HTTP/1.1\r\nHost: " + anthropicHost + "\r\nContent-Length: 2\r\n\r\n{}",
+	} {
+		tc, _ := interceptedTLS(t, h)
+		io.WriteString(tc, req)
+		for len(up.requests()) <= i {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(2 * goneWatchDelay)
+		tc.Close()
+		select {
+		case <-canceled:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%q: the upstream request went on after the client left", req)
+		}
+	}
+}
