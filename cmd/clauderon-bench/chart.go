@@ -167,7 +167,7 @@ func drawCharts(dir string, s *summary) error {
 		[]panel{sse("ssep50", "p50 extra delay per event"), sse("ssep99", "p99 extra delay per event")}); err != nil {
 		return err
 	}
-	mem := panel{title: fmt.Sprintf("Proxy resident memory per idle kept-alive intercepted connection, KiB (%d connections; target <= 32)",
+	mem := panel{title: fmt.Sprintf("Proxy RSS per idle kept-alive connection, KiB (%d connections, intercepted; tunnel: relayed; target <= 32)",
 		s.res.Params.IdleConns), ref: 32, refTx: "32 KiB"}
 	for _, t := range proxies {
 		v := s.get("rss", t).Value
