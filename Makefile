@@ -49,13 +49,7 @@ test: ensure-docker ensure-web-test-deps webui fmt-check vet fuzz agent-images k
 FUZZTIME ?= 10s
 FUZZ_PKGS := . ./config ./proxy ./policy ./audit
 fuzz:
-	@set -e; for pkg in $(FUZZ_PKGS); do \
-	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || \
-	      { echo "fuzz $$pkg $$t failed: the crasher is in $$pkg/testdata/fuzz/$$t; commit it and fix the bug"; exit 1; }; \
-	  done; \
-	done
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh $(FUZZ_PKGS)
 
 # The real agents' images (Claude Code, Codex, Gemini CLI) the e2e tests run:
 # debootstrap + npm, no registry pulls. Cached under /var/cache/clauderon; an
