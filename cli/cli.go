@@ -102,7 +102,7 @@ func completeSessions(env *Env) func(*cobra.Command, []string, string) ([]string
 	}
 }
 
-// stdinIsTerminal reports whether in is an interactive terminal.
+// fdOf returns the file descriptor behind r, when r is a file.
 func fdOf(r io.Reader) (int, bool) {
 	f, ok := r.(*os.File)
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,7 +37,8 @@ clauderon exits with the agent's exit code, for scripts and CI.`,
 				}
 			}
 			if req.Repo != "" {
-				abs, err := absPath(req.Repo)
+				// Absolute against the CLI's directory: the daemon has another.
+				abs, err := filepath.Abs(req.Repo)
 				if err != nil {
 					return err
 				}

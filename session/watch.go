@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 
 	"github.com/clauderon/clauderon"
 )
@@ -141,9 +140,6 @@ func (m *Manager) reconcileOne(ctx context.Context, s *clauderon.Session) (bool,
 	}
 	if err := m.save(ctx, s); err != nil {
 		return false, err
-	}
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return true, ctx.Err()
 	}
 	return true, nil
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -263,30 +262,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	reloadOnHUP(ctx, parts.secrets, log)
 
 	log.Info("clauderon daemon ready", "home", m.Home, "socket", sock, "proxy", m.ProxyAddr, "proxy_for_containers", netip.AddrPortFrom(gateway, uint16(port)).String(), "version", version)
 	if m.Ready != nil {
 		m.Ready(m)
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			log.Info("shutting down (a second signal forces it)")
-			return nil
-		case <-hup:
-			if err := parts.secrets.Reload(context.Background()); err != nil {
-				log.Error("reload credentials failed; keeping the previous ones", "err", clauderon.ErrorMessage(err))
-				continue
-			}
-			log.Info("credentials reloaded")
-			for _, line := range credentialSummary(parts.secrets.Statuses()) {
-				log.Info("credential", "detail", line)
-			}
-		}
-	}
+	<-ctx.Done()
+	log.Info("shutting down (a second signal forces it)")
+	return nil
 }
 
 // installFirewall adds the host rules that leave the proxy port on the
@@ -361,7 +345,7 @@ func trimSpace(s string) string {
 // the proxy, on the Docker network's gateway with the same port. Listening on
 // the gateway rather than every interface keeps the proxy off the LAN.
 func proxyListeners(listen string, gateway netip.Addr) ([]net.Listener, int, error) {
-	host, portStr, err := net.SplitHostPort(listen)
+	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return nil, 0, clauderon.Errorf(clauderon.EINVALID, "invalid proxy address %q: want HOST:PORT, like 127.0.0.1:18080", listen)
 	}
@@ -370,7 +354,6 @@ func proxyListeners(listen string, gateway netip.Addr) ([]net.Listener, int, err
 		return nil, 0, clauderon.Errorf(clauderon.EUNAVAILABLE, "cannot listen on %s: %v (is another proxy running? pick another port with --listen)", listen, err)
 	}
 	port := first.Addr().(*net.TCPAddr).Port
-	_ = portStr
 	lns := []net.Listener{first}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		return lns, port, nil // already reachable on the gateway

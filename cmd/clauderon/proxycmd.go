@@ -5,9 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -75,18 +73,7 @@ and $CLAUDERON_HOME (config.toml rules, secrets/ files). SIGHUP reloads them.`,
 				return clauderon.Errorf(clauderon.EUNAVAILABLE, "cannot listen on %s: %v (pick another address with --listen)", parts.listen, err)
 			}
 			log.Info("proxy listening", "addr", ln.Addr().String(), "ca", filepath.Join(home, "proxy-ca.pem"), "session", name)
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			go func() {
-				for range hup {
-					if err := parts.secrets.Reload(context.Background()); err != nil {
-						log.Error("reload credentials failed; keeping the previous ones", "err", clauderon.ErrorMessage(err))
-						continue
-					}
-					log.Info("credentials reloaded")
-				}
-			}()
+			reloadOnHUP(ctx, parts.secrets, log)
 			errc := make(chan error, 1)
 			go func() { errc <- px.Serve(ln) }()
 			select {

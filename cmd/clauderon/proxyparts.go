@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/pflag"
 
@@ -130,7 +133,7 @@ func caBundle(caPEM []byte) []byte {
 	return append(out, caPEM...)
 }
 
-// describeCredentials logs which credentials the proxy will inject, masked.
+// credentialSummary describes which credentials the proxy will inject, masked.
 func credentialSummary(st []secret.Status) []string {
 	var out []string
 	for _, s := range st {
@@ -146,4 +149,30 @@ func credentialSummary(st []secret.Status) []string {
 		}
 	}
 	return out
+}
+
+// reloadOnHUP reloads the credentials on every SIGHUP until ctx ends; open
+// connections keep going, and a failed reload keeps the previous set. The
+// daemon and `clauderon proxy` both run it.
+func reloadOnHUP(ctx context.Context, secrets *secret.Store, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			if err := secrets.Reload(context.Background()); err != nil {
+				log.Error("reload credentials failed; keeping the previous ones", "err", clauderon.ErrorMessage(err))
+				continue
+			}
+			log.Info("credentials reloaded")
+			for _, line := range credentialSummary(secrets.Statuses()) {
+				log.Info("credential", "detail", line)
+			}
+		}
+	}()
 }
