@@ -13,8 +13,8 @@ import (
 
 // exchange is the state of one request (or one tunnel) from arrival to its
 // audit event. The request path fills it in; finish turns it into the event.
-// Byte counters are atomic because an HTTP/2 upstream reads the request body on
-// the transport's goroutine.
+// Byte counters are atomic because the transport of plain-HTTP requests and
+// protocol switches reads the request body on a goroutine of its own.
 type exchange struct {
 	start    time.Time
 	id       clauderon.Identity

@@ -18,10 +18,12 @@ import (
 // and unspecified or multicast addresses.
 var errForbiddenAddr = errors.New("destination address not allowed")
 
-// newTransport builds the one upstream transport every intercepted and plain
-// request shares, so connections (HTTP/2 included) are reused across
-// sessions. It never consults proxy environment variables, and it does not
-// ask for compression, so the leak guard sees bodies as sent.
+// newTransport builds the transport of plain-HTTP requests and protocol
+// switches (intercepted requests have their own client, see upstream.go). It
+// keeps no idle connection: one would be shared by every session, and a
+// connection one session may open (to a private address its rules allow)
+// must not serve another. It never consults proxy environment variables, and
+// it does not ask for compression, so the leak guard sees bodies as sent.
 func (p *Proxy) newTransport() *http.Transport {
 	return &http.Transport{
 		DialContext: p.dial,
@@ -29,10 +31,7 @@ func (p *Proxy) newTransport() *http.Transport {
 			RootCAs:    p.cfg.UpstreamRoots,
 			MinVersion: tls.VersionTLS12,
 		},
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           4 * MaxIdleConnsPerHost,
-		MaxIdleConnsPerHost:    MaxIdleConnsPerHost,
-		IdleConnTimeout:        UpstreamIdleTimeout,
+		DisableKeepAlives:      true,
 		TLSHandshakeTimeout:    HandshakeTimeout,
 		ExpectContinueTimeout:  time.Second,
 		DisableCompression:     true,

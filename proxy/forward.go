@@ -96,21 +96,27 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		}
 		return nil
 	}
-	if ex.red == nil || res.Body == nil || res.Body == http.NoBody {
+	return guardBody(ex.red, res)
+}
+
+// guardBody puts the leak guard between the response body and the client.
+// The headers must have been redacted already.
+func guardBody(red *redactor, res *http.Response) error {
+	if red == nil || res.Body == nil || res.Body == http.NoBody {
 		return nil
 	}
-	if !ex.red.lengthChanges || res.Request.Method == http.MethodHead {
-		res.Body = ex.red.guard(res.Body, res.Trailer)
+	if !red.lengthChanges || res.Request.Method == http.MethodHead {
+		res.Body = red.guard(res.Body, res.Trailer)
 		return nil
 	}
 	if res.ContentLength >= 0 && res.ContentLength <= smallBody && len(res.Trailer) == 0 {
-		return redactSmallBody(ex.red, res)
+		return redactSmallBody(red, res)
 	}
 	// A replacement may change the length; the client gets chunked framing
 	// (or a close-delimited body) instead.
 	res.Header.Del("Content-Length")
 	res.ContentLength = -1
-	res.Body = ex.red.guard(res.Body, res.Trailer)
+	res.Body = red.guard(res.Body, res.Trailer)
 	return nil
 }
 
@@ -146,13 +152,18 @@ func redactSmallBody(r *redactor, res *http.Response) error {
 }
 
 // upstreamError answers when the upstream could not be reached or failed
-// before sending a response. The client gets a fixed message; the log gets
-// the cause without the URL, whose query may carry tokens.
+// before sending a response (ReverseProxy's ErrorHandler).
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	ex := exchangeFrom(r.Context())
+	p.failUpstream(w, r.Context(), exchangeFrom(r.Context()), err)
+}
+
+// failUpstream answers an upstream failure. The client gets a fixed message;
+// the log gets the cause without the URL, whose query may carry tokens, and
+// with any secret redacted.
+func (p *Proxy) failUpstream(w http.ResponseWriter, ctx context.Context, ex *exchange, err error) {
 	ex.decision = clauderon.DecisionError
 	code, reason := classify(err)
-	if r.Context().Err() != nil {
+	if ctx.Err() != nil {
 		reason = "client went away"
 	}
 	ex.reason = reason
@@ -185,6 +196,10 @@ func classify(err error) (int, string) {
 		return http.StatusBadGateway, "upstream TLS certificate not trusted"
 	case errors.As(err, &recordErr):
 		return http.StatusBadGateway, "upstream does not speak TLS"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return http.StatusBadGateway, "upstream broke off the response"
+	case errors.Is(err, errHeadTooLarge):
+		return http.StatusBadGateway, "upstream response head too large"
 	case errors.As(err, &dnsErr):
 		return http.StatusBadGateway, "upstream host not found"
 	case errors.As(err, &netErr) && netErr.Timeout():

@@ -225,6 +225,7 @@ type received struct {
 	Proto                        int
 	Header                       http.Header
 	TLSServerName                string
+	RemoteAddr                   string // tells the upstream connections apart
 }
 
 // upstream is an httptest TLS server (HTTP/2 enabled) with a certificate for
@@ -241,12 +242,12 @@ func startUpstream(tb testing.TB, h http.Handler) *upstream {
 	return startUpstreamProto(tb, h, true)
 }
 
-func startUpstreamProto(tb testing.TB, h http.Handler, h2 bool) *upstream {
+func startUpstreamProto(tb testing.TB, h http.Handler, h2 bool, opts ...func(*httptest.Server)) *upstream {
 	tb.Helper()
 	u := &upstream{ca: mustCA(tb, "public test CA")}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := received{Method: r.Method, Host: r.Host, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-			Proto: r.ProtoMajor, Header: r.Header.Clone()}
+			Proto: r.ProtoMajor, Header: r.Header.Clone(), RemoteAddr: r.RemoteAddr}
 		if r.TLS != nil {
 			rec.TLSServerName = r.TLS.ServerName
 		}
@@ -256,6 +257,9 @@ func startUpstreamProto(tb testing.TB, h http.Handler, h2 bool) *upstream {
 		h.ServeHTTP(w, r)
 	}))
 	srv.EnableHTTP2 = h2
+	for _, o := range opts {
+		o(srv)
+	}
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{
 		u.ca.leaf(tb, anthropicHost, openaiHost, tunnelHost, "127.0.0.1")}}
 	srv.StartTLS()

@@ -98,8 +98,8 @@ func TestInjectsCredentialForItsHost(t *testing.T) {
 			if r.Host != anthropicHost || r.TLSServerName != anthropicHost || r.Path != "/v1/messages" || r.RawQuery != "beta=true&key=q" {
 				t.Errorf("upstream request %+v", r)
 			}
-			if r.Proto != 2 {
-				t.Errorf("upstream spoke HTTP/%d, want HTTP/2 when offered", r.Proto)
+			if r.Proto != 1 {
+				t.Errorf("upstream spoke HTTP/%d, want HTTP/1.1 (what agents speak) even when h2 is offered", r.Proto)
 			}
 			ev := h.audit.waitFor(t, "the request", func(ev clauderon.AuditEvent) bool { return ev.Method == "GET" })
 			want := clauderon.AuditEvent{Session: "s1", Method: "GET", Host: anthropicHost, Path: "/v1/messages",

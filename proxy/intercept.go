@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -154,12 +155,8 @@ type connKey struct{}
 // serveIntercepted handles one request inside an intercepted connection:
 // checks that CONNECT, SNI and Host agree, applies policy, and forwards with
 // the credential injected.
-func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
-	ic, _ := r.Context().Value(connKey{}).(*interceptedConn)
-	if ic == nil {
-		http.Error(w, "not an intercepted connection", http.StatusInternalServerError)
-		return
-	}
+func (p *Proxy) serveIntercepted(w *respWriter, r *http.Request) {
+	ic := w.conn
 	ex := &exchange{start: time.Now(), id: ic.id, method: r.Method, host: ic.host,
 		scheme: "https", target: ic.target, decision: clauderon.DecisionAllowed}
 	set := p.credentials()
@@ -180,7 +177,11 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 	}
 	// Ask for an uncompressed answer, so the leak guard can read it.
 	r.Header.Del("Accept-Encoding")
-	p.forward(aw, r, ex)
+	if isUpgrade(r) {
+		p.forward(aw, r, ex) // ReverseProxy bridges the switched protocol
+		return
+	}
+	p.roundTrip(aw, w, r, ex)
 }
 
 // finishAfterPanic writes the audit event even when ReverseProxy aborts a
@@ -193,4 +194,9 @@ func (p *Proxy) finishAfterPanic(ex *exchange) {
 		panic(v)
 	}
 	p.finish(ex)
+}
+
+// isUpgrade reports whether r asks to switch protocols (WebSocket).
+func isUpgrade(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && hasToken(strings.Join(r.Header["Connection"], ","), "upgrade")
 }

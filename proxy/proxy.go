@@ -35,8 +35,9 @@ const (
 	MaxHeaderBytes = 128 << 10
 	// DialTimeout bounds connecting to an upstream.
 	DialTimeout = 15 * time.Second
-	// MaxIdleConnsPerHost keeps enough upstream connections warm that 64
-	// concurrent agents on one provider do not re-handshake.
+	// MaxIdleConnsPerHost keeps enough upstream connections warm (per
+	// session and host) that 64 concurrent agents on one provider do not
+	// re-handshake.
 	MaxIdleConnsPerHost = 128
 	// UpstreamIdleTimeout drops unused upstream connections.
 	UpstreamIdleTimeout = 90 * time.Second
@@ -86,14 +87,16 @@ type Config struct {
 // Proxy is the forward proxy. Create it with New, run it with Serve and stop
 // it with Shutdown. It is safe for concurrent use.
 type Proxy struct {
-	cfg       Config
-	log       *slog.Logger
-	ports     map[int]bool
-	outer     *http.Server // the proxy listener: CONNECT and absolute-form requests
-	rp        *httputil.ReverseProxy
-	transport *http.Transport
-	tlsConf   *tls.Config
-	redactors redactorCache
+	cfg         Config
+	log         *slog.Logger
+	ports       map[int]bool
+	outer       *http.Server // the proxy listener: CONNECT and absolute-form requests
+	rp          *httputil.ReverseProxy
+	transport   *http.Transport // plain HTTP and protocol switches
+	upstreams   upstreamPool    // intercepted requests, see upstream.go
+	upstreamTLS *tls.Config
+	tlsConf     *tls.Config
+	redactors   redactorCache
 
 	closing atomic.Bool
 	mu      sync.Mutex
@@ -143,6 +146,7 @@ func New(cfg Config) (*Proxy, error) {
 	errLog := slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
 
 	p.transport = p.newTransport()
+	p.upstreamTLS = newUpstreamTLS(cfg.UpstreamRoots)
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport,
@@ -213,6 +217,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		c.Close()
 	}
 	p.transport.CloseIdleConnections()
+	p.upstreams.closeAll()
 	return errors.Join(errOuter, errInner)
 }
 

@@ -33,9 +33,11 @@ import (
 //     per request, a large share of a small request's time through the proxy.
 //
 // Parsing is net/http's own (http.ReadRequest, with the checks http.Server
-// adds: Host, header names and values, the head size limit), and the response
-// is still produced by httputil.ReverseProxy through respWriter, so framing,
-// trailers, 1xx responses and protocol switches behave as before. A client
+// adds: Host, header names and values, the head size limit). The response is
+// written through respWriter, an http.ResponseWriter with net/http's framing
+// (Content-Length, chunked with trailers, close-delimited), by the proxy's own
+// upstream client (roundtrip.go) or, for protocol switches, by
+// httputil.ReverseProxy. A client
 // that goes away is noticed when a write to it fails or, for a request still
 // waiting for the upstream after goneWatchDelay, by goneWatcher; either ends
 // the upstream request.
@@ -199,6 +201,9 @@ func (p *Proxy) serveOne(connCtx context.Context, ic *interceptedConn, src *conn
 	}
 	if w.hijacked {
 		ic.hijacked = true
+		return false
+	}
+	if w.abort {
 		return false
 	}
 	if err := w.finish(); err != nil {
@@ -486,6 +491,7 @@ type respWriter struct {
 	trailers      []string // announced trailer names
 	closeAfter    bool
 	hijacked      bool
+	abort         bool // the response was cut: close without ending it
 	err           error
 	watch         *goneWatcher
 }

@@ -146,14 +146,22 @@ func TestEchoedSecretIsReplaced(t *testing.T) {
 	oauth := canary(t, "sk-ant-oat01-")
 	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
-		if r.URL.Path == "/small" { // no trailers: the proxy keeps an exact length
+		switch r.URL.Path {
+		case "/small": // no trailers: the proxy keeps an exact length
 			io.WriteString(w, auth)
 			return
+		case "/big": // past the size read whole: the proxy must not pass a stale length
+			w.Header().Set("Content-Length", fmt.Sprint(len(auth)+1+smallBody))
+			io.WriteString(w, auth+"\n"+strings.Repeat("x", smallBody))
+			return
 		}
+		// Chunked, with the secret in a trailer too (an HTTP/1.1 answer with
+		// a Content-Length has no trailers).
 		w.Header().Set("Trailer", "X-Echo-Trailer")
 		w.Header().Set("X-Echo-Authorization", auth)
-		w.Header().Set("Content-Length", fmt.Sprint(len(auth)*2+1)) // the proxy must not pass a stale length
-		io.WriteString(w, auth+"\n"+auth)
+		io.WriteString(w, auth+"\n")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, auth)
 		w.Header().Set("X-Echo-Trailer", oauth)
 	}))
 	h := startProxy(t, up, []clauderon.Credential{{Rule: oauthRule(), Secret: clauderon.NewSecret(oauth)}})
@@ -174,6 +182,10 @@ func TestEchoedSecretIsReplaced(t *testing.T) {
 	res, body = get(t, h.client(testToken), "https://"+anthropicHost+"/small", "Authorization", "Bearer "+oauthPH)
 	if body != want || res.ContentLength != int64(len(want)) {
 		t.Errorf("small body %q with Content-Length %d", body, res.ContentLength)
+	}
+	_, body = get(t, h.client(testToken), "https://"+anthropicHost+"/big", "Authorization", "Bearer "+oauthPH)
+	if body != want+"\n"+strings.Repeat("x", smallBody) {
+		t.Errorf("big body: %d bytes, starting %.40q", len(body), body)
 	}
 	h.assertNoCanary(t, oauth)
 }
