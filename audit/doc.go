@@ -8,7 +8,12 @@
 // query string: Log.Record strips a query even when the caller forgot to.
 //
 // Log is the writer (it implements clauderon.AuditLog), rotating by size to
-// path.1 … path.N. Reader reads the current file and the rotated ones back
-// (clauderon.AuditReader), and follows the log across rotations.
+// path.1 … path.N. Concurrent Records are grouped into one write(2) per batch:
+// an uncontended Record returns after its line has reached the operating
+// system, while under contention a line may be left to the Record already
+// writing, which writes it before it returns (see Log). Close writes what is
+// pending; the file is synced on rotation and on Close. Reader reads the
+// current file and the rotated ones back (clauderon.AuditReader), and follows
+// the log across rotations.
 // FormatTable and FormatEventLine render events for `clauderon audit`.
 package audit

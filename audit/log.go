@@ -44,12 +44,35 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// maxPending is how many bytes of lines may wait for the writer before
+// Record waits for room instead of adding more. A megabyte is some 3,000
+// events: far more than arrive during one write(2), even on a slow disk.
+const maxPending = 1 << 20
+
 // Log appends audit events to a file. It implements clauderon.AuditLog.
 //
 // One process writes a given log: the size used to decide rotation is kept in
-// memory. Lines reach the operating system on every Record (a crash of the
-// process loses nothing already recorded); the file is synced on rotation and
-// on Close.
+// memory.
+//
+// Writes are grouped under concurrency ("group commit"), with no goroutine or
+// timer of the log's own. A Record that finds no other Record writing becomes
+// the writer: it writes its own line, then, one write(2) per batch, the lines
+// other Records added while it wrote, until none is left. A Record that finds
+// a writer busy only adds its line to the writer's next batch and returns; it
+// waits only while a megabyte of lines is already pending. So:
+//
+//   - A Record that finds no writer busy (always so without contention)
+//     returns after its line has reached the operating system: a crash of
+//     the process loses nothing already recorded, and a Reader sees the line.
+//   - A Record that finds a writer busy may return before its line is
+//     written. The writer writes it, in a later batch, before the writer's
+//     own Record returns; until then a crash of the process can lose it, and
+//     a Reader may not see it yet. Lines from one goroutine stay in the order
+//     it recorded them.
+//   - Close writes every line still pending before it syncs and closes the
+//     file.
+//
+// The file is synced on rotation and on Close.
 type Log struct {
 	path     string
 	maxBytes int64
@@ -57,13 +80,22 @@ type Log struct {
 	logger   *slog.Logger
 	bufs     sync.Pool // *bytes.Buffer, to encode lines outside the lock
 
-	mu     sync.Mutex // serialises writes and rotation, so lines never interleave
-	f      *os.File   // nil once closed
-	lock   *os.File   // path.lock, see rotateLocked
-	size   int64      // bytes in f
-	failed int        // events lost since the last successful write
+	mu      sync.Mutex
+	room    sync.Cond // on mu: broadcast when the writer takes the pending lines or stops writing
+	pending []byte    // whole lines added and not yet taken by the writer, in order
+	spare   []byte    // the writer's last batch, emptied, to be pending again
+	writing bool      // a Record is the writer; it alone uses the fields below
+	closed  bool      // Close was called; Record loses its event
+	failed  int       // events lost since the last successful write
+
+	// The writer's own: used only by the Record that set writing, or by
+	// Open and Close, which run when there is no writer. Lines never
+	// interleave because only one goroutine writes.
+	f    *os.File // nil once closed
+	lock *os.File // path.lock, see rotate
+	size int64    // bytes in f
 	// rotateFailing is set while rotation fails, so the failure is logged
-	// once rather than on every line.
+	// once rather than on every batch.
 	rotateFailing bool
 }
 
@@ -89,6 +121,7 @@ func Open(path string, opts Options) (*Log, error) {
 		logger:   opts.Logger.With(slog.String("path", path)),
 		bufs:     sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
+	l.room.L = &l.mu
 	lock, err := os.OpenFile(lockName(path), os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("open audit log lock: %w", err)
@@ -101,8 +134,8 @@ func Open(path string, opts Options) (*Log, error) {
 	return l, nil
 }
 
-// openFile opens l.path for appending and learns its size. Callers hold l.mu
-// (or own l exclusively).
+// openFile opens l.path for appending and learns its size. Callers are the
+// writer (or own l exclusively).
 func (l *Log) openFile() error {
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, fileMode)
 	if err != nil {
@@ -123,8 +156,11 @@ func (l *Log) openFile() error {
 }
 
 // Record appends ev as one line. It is safe for concurrent use. The event is
-// encoded before the lock is taken, so the time a caller may wait on another
-// is one write(2) of one line (or, rarely, a rotation: a few renames).
+// encoded before the lock is taken, and the lock is held only to add the line
+// to the pending batch, never across a write(2). See Log for when the line
+// has been written by the time Record returns. A Record that becomes the
+// writer returns once nothing is pending, so under sustained contention it
+// may write several batches of other Records' lines first.
 //
 // Record normalises ev: the time is made UTC (now, if it is zero) and any
 // query string is cut from Path, since queries often carry tokens. A failed
@@ -139,7 +175,53 @@ func (l *Log) Record(ev clauderon.AuditEvent) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.writeLocked(buf.Bytes())
+	l.addLocked(buf.Bytes())
+}
+
+// addLocked adds one encoded line to the pending batch and, if no Record is
+// writing, becomes the writer until the batch is empty. Callers hold l.mu.
+func (l *Log) addLocked(line []byte) {
+	// Bound the memory a stalled write can pin; a line alone is always
+	// added, however long.
+	for l.writing && len(l.pending) >= maxPending {
+		l.room.Wait()
+	}
+	if l.closed {
+		l.fail(fs.ErrClosed, 1)
+		return
+	}
+	l.pending = append(l.pending, line...)
+	if l.writing {
+		return // the writer writes it before it returns
+	}
+	l.writing = true
+	l.flushLocked()
+	l.writing = false
+	l.room.Broadcast() // Close may be waiting for the writer
+}
+
+// flushLocked writes the pending lines, batch after batch, until none is
+// left. Callers hold l.mu and are the writer; l.mu is released during each
+// write so that other Records can add lines meanwhile.
+func (l *Log) flushLocked() {
+	for len(l.pending) > 0 {
+		batch := l.pending
+		l.pending, l.spare = l.spare[:0], nil
+		l.room.Broadcast() // Records waiting for room may add again
+		l.mu.Unlock()
+		lost, err := l.writeBatch(batch)
+		l.mu.Lock()
+		switch {
+		case lost > 0:
+			l.fail(err, lost)
+		case l.failed > 0:
+			l.logger.Warn("audit log writable again", slog.Int("lost_events", l.failed))
+			l.failed = 0
+		}
+		if cap(batch) <= 2*maxPending { // else one huge line grew it: let it go
+			l.spare = batch[:0]
+		}
+	}
 }
 
 // putBuf returns buf to the pool unless one huge line made it too large to
@@ -172,60 +254,100 @@ func StripQuery(path string) string {
 	return path
 }
 
-// writeLocked writes one encoded line, rotating first if the line would take
-// the file past maxBytes. Callers hold l.mu.
-func (l *Log) writeLocked(line []byte) {
-	if l.f == nil {
-		l.fail(fs.ErrClosed)
-		return
-	}
-	if l.size > 0 && l.size+int64(len(line)) > l.maxBytes {
-		err := l.rotateLocked()
-		switch {
-		case errors.Is(err, errRotationBusy):
-			// Try again with the next line.
-		case err != nil && !l.rotateFailing:
-			// The current file is still open: keep appending to it
-			// rather than lose events, and retry on the next line.
-			l.logger.Error("audit log not rotated; appending past its size limit", slog.Any("error", err))
-			l.rotateFailing = true
-		case err == nil && l.rotateFailing:
-			l.logger.Warn("audit log rotated again")
-			l.rotateFailing = false
+// writeBatch writes b, whole lines, to the current file, rotating whenever
+// the next line would take the file past maxBytes, so that no line is split
+// between two files. It returns the number of lines lost (those not written
+// whole) and the write error that lost them. Only the writer calls it.
+func (l *Log) writeBatch(b []byte) (lost int, err error) {
+	for len(b) > 0 {
+		n := l.fitting(b)
+		if n == 0 && l.rotate() {
+			n = l.fitting(b) // the new file is empty: at least a line fits
 		}
+		if n == 0 {
+			n = len(b) // not rotated: append past the limit rather than lose events
+		}
+		w, err := l.f.Write(b[:n])
+		l.size += int64(w)
+		if err != nil {
+			// A line cut short by the failure is lost with those after it.
+			return bytes.Count(b[w:], []byte{'\n'}), fmt.Errorf("write audit log: %w", err)
+		}
+		b = b[n:]
 	}
-	n, err := l.f.Write(line)
-	l.size += int64(n)
-	if err != nil {
-		l.fail(fmt.Errorf("write audit log: %w", err))
-		return
-	}
-	if l.failed > 0 {
-		l.logger.Warn("audit log writable again", slog.Int("lost_events", l.failed))
-		l.failed = 0
-	}
+	return 0, nil
 }
 
-// fail reports a lost event. Only the first failure of a run is logged, with
+// fitting returns the length of the longest run of whole lines at the start
+// of b that fits in the current file: 0 if the first line does not fit and
+// the file must be rotated first. An empty file takes at least one line, so a
+// line longer than maxBytes is written alone in its file.
+func (l *Log) fitting(b []byte) int {
+	room := l.maxBytes - l.size
+	if int64(len(b)) <= room {
+		return len(b)
+	}
+	n := 0
+	if room > 0 {
+		n = bytes.LastIndexByte(b[:room], '\n') + 1
+	}
+	if n == 0 && l.size == 0 {
+		if n = bytes.IndexByte(b, '\n') + 1; n == 0 {
+			n = len(b) // no newline: cannot happen with encodeLine's lines
+		}
+	}
+	return n
+}
+
+// rotate rotates the file, reporting whether it did. A failure is logged
+// once until rotation works again; the caller goes on appending to the
+// current file, and the next batch tries again. Only the writer calls it.
+func (l *Log) rotate() bool {
+	err := l.rotateFile()
+	switch {
+	case errors.Is(err, errRotationBusy):
+		// A reader holds the lock: try again with the next batch.
+	case err != nil && !l.rotateFailing:
+		// The current file is still open: keep appending to it
+		// rather than lose events, and retry on the next batch.
+		l.logger.Error("audit log not rotated; appending past its size limit", slog.Any("error", err))
+		l.rotateFailing = true
+	case err == nil && l.rotateFailing:
+		l.logger.Warn("audit log rotated again")
+		l.rotateFailing = false
+	}
+	return err == nil
+}
+
+// fail reports n lost events. Only the first failure of a run is logged, with
 // the count reported on recovery, so a full disk does not flood the daemon's
 // log with one error per request. Callers hold l.mu.
-func (l *Log) fail(err error) {
+func (l *Log) fail(err error, n int) {
 	if l.failed == 0 {
 		l.logger.Error("audit event not recorded; further failures are counted until a write succeeds", slog.Any("error", err))
 	}
-	l.failed++
+	l.failed += n
 }
 
-// Close syncs and closes the file. Record after Close loses the event and
-// reports it through the Logger.
+// Close writes the lines still pending (waiting for a Record that is writing
+// to finish), then syncs and closes the file. Record after Close loses the
+// event and reports it through the Logger; so may a Record that runs
+// concurrently with Close.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true // no line is added from now on
+	// The writer writes every line added before it stops, and none can be
+	// added once closed: when it is done, nothing is pending.
+	for l.writing {
+		l.room.Wait()
+	}
 	if l.f == nil {
 		return nil
 	}
 	f := l.f
 	l.f = nil
+	l.pending, l.spare = nil, nil
 	l.lock.Close()
 	syncErr := f.Sync()
 	if err := f.Close(); err != nil {

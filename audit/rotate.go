@@ -17,12 +17,13 @@ func rotatedName(path string, i int) string {
 func lockName(path string) string { return path + ".lock" }
 
 // errRotationBusy means a reader holds the lock: rotation waits for a later
-// line rather than make Record wait for the reader.
+// batch of lines rather than make Record wait for the reader.
 var errRotationBusy = errors.New("audit log is being read; rotation postponed")
 
-// rotateLocked moves the current file to path.1, shifting older files up and
-// dropping those beyond maxFiles, and opens a fresh file. Callers hold l.mu,
-// so no Record writes in between: every line lands in exactly one file.
+// rotateFile moves the current file to path.1, shifting older files up and
+// dropping those beyond maxFiles, and opens a fresh file. Only the writer (see
+// Log) calls it, so no line is written in between: every line lands in
+// exactly one file.
 //
 // The old file is synced before it is renamed and never written after, so a
 // reader that follows it by its open descriptor sees all of it. On error the
@@ -32,7 +33,7 @@ var errRotationBusy = errors.New("audit log is being read; rotation postponed")
 // path.lock that they take shared while opening the files. The lock is only
 // tried, never waited for, so a reader that hangs delays rotation but never
 // blocks Record.
-func (l *Log) rotateLocked() error {
+func (l *Log) rotateFile() error {
 	ok, err := tryLock(l.lock, true)
 	if err != nil {
 		return err
