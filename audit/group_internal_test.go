@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,11 +58,7 @@ func becomeWriter(t *testing.T, l *Log) {
 // finishWriting writes what is pending and gives up the writer's role, as
 // the busy writer's Record does before it returns.
 func finishWriting(l *Log) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.flushLocked()
-	l.writing = false
-	l.room.Broadcast()
+	l.finishTurn()
 }
 
 // readRules returns the Rule of every line of the file at name, failing on a
@@ -264,3 +262,40 @@ func (s *syncBuf) String() string {
 }
 
 func slogJSON(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+// TestWriterTurnIsBounded: when lines keep arriving while the writer writes,
+// the Record that became the writer returns after maxBatchesPerTurn batches,
+// and a goroutine writes the rest.
+func TestWriterTurnIsBounded(t *testing.T) {
+	l, path := openTestLog(t, Options{Logger: slog.New(slog.DiscardHandler)})
+	const extra = 3 * maxBatchesPerTurn
+	var writes atomic.Int32
+	added, allAdded := 0, make(chan struct{})
+	l.testHookWrote = func() {
+		writes.Add(1)
+		if added < extra { // another request's line arrives during each write
+			added++
+			if added == extra {
+				defer close(allAdded)
+			}
+			var line bytes.Buffer
+			if err := encodeLine(&line, testEvent(added, 0)); err != nil {
+				t.Error(err)
+			}
+			l.mu.Lock()
+			l.addLocked(line.Bytes())
+			l.mu.Unlock()
+		}
+	}
+	l.Record(testEvent(0, 0))
+	if atReturn := writes.Load(); atReturn > maxBatchesPerTurn {
+		t.Errorf("Record wrote %d batches before it returned, want at most %d", atReturn, maxBatchesPerTurn)
+	}
+	<-allAdded // (Records after Close lose their events)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readRules(t, path); len(got) != 1+extra || got[0] != "n0" || got[extra] != "n"+strconv.Itoa(extra) {
+		t.Errorf("lines %v, want n0 to n%d", got, extra)
+	}
+}

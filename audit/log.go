@@ -49,6 +49,11 @@ type Options struct {
 // events: far more than arrive during one write(2), even on a slow disk.
 const maxPending = 1 << 20
 
+// maxBatchesPerTurn bounds how many batches one Record writes for others.
+// When lines keep arriving beyond it, a goroutine takes over the writer's
+// role, so no single request waits on everyone's writes.
+const maxBatchesPerTurn = 4
+
 // Log appends audit events to a file. It implements clauderon.AuditLog.
 //
 // One process writes a given log: the size used to decide rotation is kept in
@@ -65,10 +70,13 @@ const maxPending = 1 << 20
 //     returns after its line has reached the operating system: a crash of
 //     the process loses nothing already recorded, and a Reader sees the line.
 //   - A Record that finds a writer busy may return before its line is
-//     written. The writer writes it, in a later batch, before the writer's
-//     own Record returns; until then a crash of the process can lose it, and
-//     a Reader may not see it yet. Lines from one goroutine stay in the order
-//     it recorded them.
+//     written. The writer writes it in a later batch; until then a crash of
+//     the process can lose it, and a Reader may not see it yet. Lines from
+//     one goroutine stay in the order it recorded them.
+//   - A writer's turn is bounded (maxBatchesPerTurn): when lines keep
+//     coming, a goroutine takes the writer's role over, so the request whose
+//     Record happened to become the writer is not held for everyone's
+//     writes.
 //   - Close writes every line still pending before it syncs and closes the
 //     file.
 //
@@ -97,6 +105,8 @@ type Log struct {
 	// rotateFailing is set while rotation fails, so the failure is logged
 	// once rather than on every batch.
 	rotateFailing bool
+
+	testHookWrote func() // if set, runs after each batch is written (outside mu)
 }
 
 // Open opens (creating if needed) the audit log at path, with its directory.
@@ -195,21 +205,41 @@ func (l *Log) addLocked(line []byte) {
 		return // the writer writes it before it returns
 	}
 	l.writing = true
-	l.flushLocked()
+	if !l.flushLocked(maxBatchesPerTurn) {
+		go l.finishTurn()
+		return
+	}
 	l.writing = false
 	l.room.Broadcast() // Close may be waiting for the writer
 }
 
+// finishTurn writes what a Record left pending at the end of its turn, in
+// the writer's role it inherited.
+func (l *Log) finishTurn() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushLocked(0)
+	l.writing = false
+	l.room.Broadcast()
+}
+
 // flushLocked writes the pending lines, batch after batch, until none is
+// left or max batches (if max > 0) were written; it reports whether none is
 // left. Callers hold l.mu and are the writer; l.mu is released during each
 // write so that other Records can add lines meanwhile.
-func (l *Log) flushLocked() {
-	for len(l.pending) > 0 {
+func (l *Log) flushLocked(max int) bool {
+	for n := 0; len(l.pending) > 0; n++ {
+		if max > 0 && n == max {
+			return false
+		}
 		batch := l.pending
 		l.pending, l.spare = l.spare[:0], nil
 		l.room.Broadcast() // Records waiting for room may add again
 		l.mu.Unlock()
 		lost, err := l.writeBatch(batch)
+		if l.testHookWrote != nil {
+			l.testHookWrote()
+		}
 		l.mu.Lock()
 		switch {
 		case lost > 0:
@@ -222,6 +252,7 @@ func (l *Log) flushLocked() {
 			l.spare = batch[:0]
 		}
 	}
+	return true
 }
 
 // putBuf returns buf to the pool unless one huge line made it too large to
