@@ -184,6 +184,11 @@ func (p *Proxy) relay(w *auditWriter, rw *respWriter, uc *upstreamConn, res *htt
 	for k, vv := range res.Trailer {
 		h[k] = vv
 	}
+	// The client gets the end of the response now, before the audit line
+	// is written.
+	if err := rw.finish(); err != nil && ex.reason == "" {
+		ex.reason = "client went away"
+	}
 	if res.Close || uc.br.Buffered() > 0 {
 		uc.close()
 		return

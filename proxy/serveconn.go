@@ -492,6 +492,8 @@ type respWriter struct {
 	closeAfter    bool
 	hijacked      bool
 	abort         bool // the response was cut: close without ending it
+	finished      bool // finish ran, with finishErr
+	finishErr     error
 	err           error
 	watch         *goneWatcher
 }
@@ -671,8 +673,19 @@ func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // finish ends the response: the last chunk and the trailers, or a check that
-// the declared length was written, then a flush.
+// the declared length was written, then a flush. The handler may call it
+// itself, so that the client has the whole response before the audit line
+// is written; later calls return the first one's result.
 func (w *respWriter) finish() error {
+	if w.finished {
+		return w.finishErr
+	}
+	w.finished = true
+	w.finishErr = w.end()
+	return w.finishErr
+}
+
+func (w *respWriter) end() error {
 	if !w.wroteHeader {
 		w.header.Set("Content-Length", "0")
 		w.WriteHeader(http.StatusOK)

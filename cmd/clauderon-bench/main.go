@@ -65,6 +65,7 @@ func run() error {
 	jsonOut := flag.String("json", "", "write the raw measurements as JSON")
 	sessions := flag.Bool("sessions", false, "also run the session benchmarks of package e2e (needs Docker)")
 	sessionsN := flag.Int("sessions-n", 5, "session start-ups to time")
+	scenarios := flag.String("scenarios", "", "comma-separated scenarios to run (default all: memory,latency,load,throughput,sse,newconn); with CLAUDERON_CPUPROFILE=FILE in the environment, clauderon profiles itself into FILE")
 	from := flag.String("from", "", "read the proxy measurements from this -json file instead of measuring (to add -sessions, or redraw)")
 	flag.Parse()
 
@@ -74,6 +75,12 @@ func run() error {
 	p := fullParams
 	if *quick {
 		p = quickParams
+	}
+	if *scenarios != "" {
+		p.Scenarios = map[string]bool{}
+		for _, s := range strings.Split(*scenarios, ",") {
+			p.Scenarios[strings.TrimSpace(s)] = true
+		}
 	}
 	var res *results
 	if *from != "" {
@@ -139,6 +146,9 @@ func runTarget(ctx context.Context, env *benchEnv, k kind, p params) (measuremen
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return m, err
+		}
+		if p.Scenarios != nil && !p.Scenarios[s.name] {
+			continue
 		}
 		s.f(ctx, p, &m)
 	}

@@ -26,6 +26,9 @@ type params struct {
 	ConnDur     time.Duration // new-connection window
 	ConnWorkers int
 	IdleConns   int
+	// Scenarios, if set, are the only ones run (-scenarios): to profile one
+	// of them alone.
+	Scenarios map[string]bool `json:"-"`
 }
 
 var fullParams = params{LatencyN: 2000, LoadClients: 64, LoadDur: 3 * time.Second, BodyBytes: 64 << 20,

@@ -32,9 +32,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "clauderon: second signal, exiting now")
 		os.Exit(130)
 	}()
+	stopProfile := startCPUProfile()
 	root := newRoot(stdio{os.Stdin, os.Stdout, os.Stderr})
 	err := root.ExecuteContext(ctx)
 	cancel()
+	stopProfile()
 	if err != nil {
 		os.Exit(cli.PrintError(os.Stderr, err))
 	}
