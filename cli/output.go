@@ -70,6 +70,7 @@ func writeSession(w io.Writer, s *clauderon.Session) error {
 	row("Image", s.Image)
 	row("Mode", string(s.Mode))
 	row("Access", string(s.AccessMode))
+	row("Allow", strings.Join(s.Allow, ", ")) // egress beyond the defaults (create --allow)
 	row("Repository", s.Repo)
 	row("Worktree", s.Worktree)
 	row("Branch", s.Branch)
