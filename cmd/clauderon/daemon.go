@@ -186,6 +186,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := checkProxyPort(ctx, m.Home, port, db, log); err != nil {
+		for _, ln := range listeners {
+			ln.Close()
+		}
+		return err
+	}
 	m.ProxyAddr = listeners[0].Addr().String()
 	kb, kubeListeners, err := kubeBackend(m.Kubeconfig, parts.cfg, port, log)
 	if err != nil {
