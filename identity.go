@@ -53,6 +53,9 @@ func ParseAllow(entries []string) ([]HostPattern, []netip.Prefix, error) {
 			continue
 		}
 		p, err := ParseHostPattern(e)
+		if err != nil && strings.HasPrefix(e, "*.") {
+			return nil, nil, err // says what is wrong with the wildcard
+		}
 		if err != nil {
 			return nil, nil, Errorf(EINVALID, "invalid allow entry %q: want a host (api.example.com), a wildcard (*.example.com), an IP address or a CIDR prefix", e)
 		}

@@ -81,8 +81,9 @@ type Config struct {
 	// Rules are the user's credential rules ([[rule]] tables). They come
 	// before the built-in ones, so a rule for a built-in host replaces it.
 	Rules []RuleConfig `toml:"rule"`
-	// Allow is the default egress allow list (allow): host names or
-	// *.suffix patterns sessions may reach besides their agent's provider.
+	// Allow is the default egress allow list (allow): host names, *.suffix
+	// patterns, IP addresses or CIDR prefixes sessions may reach besides
+	// their agent's provider.
 	Allow []string `toml:"allow"`
 	// Web configures the web UI ([web]).
 	Web WebConfig `toml:"web"`

@@ -157,7 +157,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"audit size", "[audit]\nmax_size_mb = 0", []string{"audit.max_size_mb"}},
 		{"audit files", "[audit]\nmax_files = -1", []string{"audit.max_files"}},
 		{"allow pattern", `allow = ["pypi.org", "*."]`, []string{"allow[1]", "invalid host pattern"}},
-		{"allow ip", `allow = ["10.0.0.1"]`, []string{"allow[0]"}},
+		{"allow prefix too wide", `allow = ["10.0.0.1", "10.0.0.0/4"]`, []string{"allow[1]", "too wide"}},
 		{"web token short", "[web]\ntoken = \"short\"", []string{"web.token", "at least 16"}},
 		{"namespace", "[kubernetes]\nnamespace = \"Bad_NS\"", []string{"kubernetes.namespace"}},
 		{"proxy url scheme", "[kubernetes]\nproxy_url = \"ftp://x\"", []string{"kubernetes.proxy_url"}},

@@ -76,7 +76,7 @@ func (c *Config) Validate() error {
 		names[rc.Name] = i
 	}
 	for i, a := range c.Allow {
-		if _, err := clauderon.ParseHostPattern(a); err != nil {
+		if _, _, err := clauderon.ParseAllow([]string{a}); err != nil {
 			p.addErr(fmt.Sprintf("allow[%d]", i), err)
 		}
 	}

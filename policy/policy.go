@@ -44,6 +44,10 @@ type Config struct {
 	// Allow are the hosts every session may reach (the defaults), besides
 	// its own Identity.Allow.
 	Allow []clauderon.HostPattern
+	// AllowAddrs are the addresses every session may reach (config.toml's
+	// allow entries that are IP addresses or prefixes), besides its own
+	// Identity.AllowAddrs.
+	AllowAddrs []netip.Prefix
 	// Current returns a session's live identity by name, false once the
 	// session is gone. nil trusts the identity the proxy hands in (for a
 	// single static identity, as `clauderon proxy` has).
@@ -104,7 +108,7 @@ func (p *Policy) AllowAddr(id clauderon.Identity, a netip.Addr) bool {
 	if err != nil {
 		return false
 	}
-	return addrAllowed(id, a)
+	return p.addrAllowed(id, a)
 }
 
 func (p *Policy) current(id clauderon.Identity) (clauderon.Identity, error) {
@@ -126,7 +130,7 @@ func (p *Policy) credentialed(host string) bool {
 // an IP literal only when a rule names its address.
 func (p *Policy) checkHost(id clauderon.Identity, host string) error {
 	if a, err := netip.ParseAddr(host); err == nil {
-		if addrAllowed(id, a) {
+		if p.addrAllowed(id, a) {
 			return nil
 		}
 		return clauderon.Errorf(clauderon.EFORBIDDEN, "%s is an IP address, not allowed for session %s: use a host name, or allow it with `clauderon create --allow %s`", host, id.Session, a.Unmap())
@@ -141,11 +145,13 @@ func (p *Policy) checkHost(id clauderon.Identity, host string) error {
 	return clauderon.Errorf(clauderon.EFORBIDDEN, "%s is not on session %s's allow list: add it with `clauderon create --allow %s` or to allow in config.toml", host, id.Session, host)
 }
 
-func addrAllowed(id clauderon.Identity, a netip.Addr) bool {
+func (p *Policy) addrAllowed(id clauderon.Identity, a netip.Addr) bool {
 	a = a.WithZone("").Unmap()
-	for _, pfx := range id.AllowAddrs {
-		if pfx.Contains(a) {
-			return true
+	for _, list := range [][]netip.Prefix{id.AllowAddrs, p.cfg.AllowAddrs} {
+		for _, pfx := range list {
+			if pfx.Contains(a) {
+				return true
+			}
 		}
 	}
 	return false

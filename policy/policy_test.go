@@ -159,6 +159,28 @@ func TestAllowAddr(t *testing.T) {
 	}
 }
 
+// TestDefaultAllowAddrs: config.toml's allow addresses hold for every
+// session, IP-literal CONNECTs included, and nothing beyond them.
+func TestDefaultAllowAddrs(t *testing.T) {
+	t.Parallel()
+	tokens := table(t)
+	p := policy.New(policy.Config{
+		Allow:      policy.DefaultAllow(),
+		AllowAddrs: []netip.Prefix{netip.MustParsePrefix("192.168.7.0/24")},
+		Current:    tokens.Current,
+	})
+	ro := clauderon.Identity{Session: "ro"}
+	if !p.AllowAddr(ro, netip.MustParseAddr("192.168.7.9")) || p.AllowAddr(ro, netip.MustParseAddr("192.168.8.1")) {
+		t.Error("default allow addresses not applied as configured")
+	}
+	if err := p.Check(context.Background(), ro, connect("192.168.7.9:443")); err != nil {
+		t.Errorf("CONNECT to a default-allowed address: %v", err)
+	}
+	if err := p.Check(context.Background(), ro, connect("192.168.8.1:443")); err == nil {
+		t.Error("CONNECT to an address outside the defaults allowed")
+	}
+}
+
 func TestDefaultAllowIsACopy(t *testing.T) {
 	t.Parallel()
 	d := policy.DefaultAllow()

@@ -159,9 +159,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	gateway := netInfo.Gateway
 
 	tokens := session.NewTokens()
+	allowHosts, allowAddrs := egressDefaults(parts.cfg.Allow)
 	pol := policy.New(policy.Config{
-		Allow:   egressDefaults(parts.cfg.Allow),
-		Current: tokens.Current,
+		Allow:      allowHosts,
+		AllowAddrs: allowAddrs,
+		Current:    tokens.Current,
 		Credentialed: func(host string) bool {
 			_, ok := parts.secrets.Current().Lookup(host)
 			return ok
@@ -301,17 +303,15 @@ func (m *Main) installFirewall(ctx context.Context, log *slog.Logger, n docker.N
 // egressDefaults is what every session may reach besides its agent's hosts
 // and its own --allow: config.toml's allow list when it is set (it replaces
 // the built-in list), else policy.DefaultAllow. Config validated the entries.
-func egressDefaults(allow []string) []clauderon.HostPattern {
+func egressDefaults(allow []string) ([]clauderon.HostPattern, []netip.Prefix) {
 	if allow == nil {
-		return policy.DefaultAllow()
+		return policy.DefaultAllow(), nil
 	}
-	out := []clauderon.HostPattern{}
-	for _, a := range allow {
-		if p, err := clauderon.ParseHostPattern(a); err == nil {
-			out = append(out, p)
-		}
+	hosts, addrs, _ := clauderon.ParseAllow(allow)
+	if hosts == nil {
+		hosts = []clauderon.HostPattern{} // set, and empty: nothing by default
 	}
-	return out
+	return hosts, addrs
 }
 
 func (m *Main) onClose(f func(context.Context) error) { m.closers = append(m.closers, f) }
