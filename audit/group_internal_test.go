@@ -8,12 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/clauderon/clauderon"
+	"github.com/clauderon/clauderon/internal/testutil"
 )
 
 // These tests take the writer's role themselves (see Log), to hold a batch
@@ -208,7 +208,7 @@ func TestBatchIsSplitAtLinesAcrossRotations(t *testing.T) {
 // A failed write loses every event of its batch, and each is counted.
 func TestFailedBatchCountsEachLostEvent(t *testing.T) {
 	t.Parallel()
-	var logged syncBuf
+	var logged testutil.SyncBuffer
 	logger := slogJSON(&logged)
 	l, path := openTestLog(t, Options{Logger: logger})
 	becomeWriter(t, l)
@@ -241,24 +241,6 @@ func TestFailedBatchCountsEachLostEvent(t *testing.T) {
 	if got := readRules(t, path); strings.Join(got, ",") != "n3" {
 		t.Errorf("file holds %v, want [n3]", got)
 	}
-}
-
-// syncBuf is a strings.Builder safe for a logger's concurrent writes.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func slogJSON(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }

@@ -10,12 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/clauderon/clauderon"
 	"github.com/clauderon/clauderon/audit"
+	"github.com/clauderon/clauderon/internal/testutil"
 )
 
 // MustOpen opens a log in a fresh temp directory and closes it at the end of
@@ -85,27 +85,9 @@ func decode(tb testing.TB, line string) clauderon.AuditEvent {
 	return ev
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // bufferLogger returns a logger writing JSON into the returned buffer.
-func bufferLogger() (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func bufferLogger() (*slog.Logger, *testutil.SyncBuffer) {
+	buf := &testutil.SyncBuffer{}
 	return slog.New(slog.NewJSONHandler(buf, nil)), buf
 }
 

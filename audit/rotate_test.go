@@ -76,17 +76,7 @@ func TestRotationUnderConcurrencyLosesNoLine(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	rotated := 0
-	for i := 1; ; i++ {
-		name := path + "." + strconv.Itoa(i)
-		if _, err := os.Stat(name); err != nil {
-			break
-		}
-		rotated++
-		lines = append(fileLines(t, name), lines...)
-	}
-	lines = append(lines, fileLines(t, path)...)
+	lines, rotated := rotatedLines(t, path)
 	if rotated < 10 {
 		t.Fatalf("only %d rotations: the test does not exercise rotation", rotated)
 	}

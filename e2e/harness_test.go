@@ -19,6 +19,7 @@ import (
 	"github.com/clauderon/clauderon/httpapi"
 	"github.com/clauderon/clauderon/internal/fakeprovider"
 	"github.com/clauderon/clauderon/internal/testimage"
+	"github.com/clauderon/clauderon/internal/testutil"
 )
 
 // Canaries: real-looking credentials that must never show up anywhere but on
@@ -131,25 +132,8 @@ func freeAddr(t testing.TB) string {
 // daemon is a running `clauderon daemon` process.
 type daemon struct {
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *testutil.SyncBuffer
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // daemonEnv is the daemon's environment: the real credentials live here and
@@ -178,7 +162,7 @@ func (e *env) startDaemon(creds ...string) *daemon {
 		"--resolve", "api.anthropic.com:443="+e.provider.Addr(), "--upstream-ca", e.caFile, "--log-level", "debug")
 	cmd.Args = append(cmd.Args, e.daemonArgs...)
 	cmd.Env = e.daemonEnv(creds...)
-	d := &daemon{cmd: cmd, output: &syncBuffer{}, done: make(chan error, 1)}
+	d := &daemon{cmd: cmd, output: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = d.output, d.output
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clauderon/clauderon"
 	"github.com/clauderon/clauderon/internal/fakeprovider"
+	"github.com/clauderon/clauderon/internal/testutil"
 )
 
 // TestProxyCommandWithCurl runs `clauderon proxy` the way the README shows,
@@ -48,7 +49,7 @@ func TestProxyCommandWithCurl(t *testing.T) {
 	cmd := exec.Command(binPath, "--home", home, "proxy", "--listen", addr, "--session-token", token,
 		"--session-name", "by-hand", "--resolve", "api.anthropic.com:443="+p.Addr(), "--upstream-ca", caFile)
 	cmd.Env = (&env{}).daemonEnv()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -201,7 +202,7 @@ func lastModelCall(t *testing.T, p *fakeprovider.Provider) fakeprovider.Recorded
 }
 
 // waitListening waits until the proxy's log says it listens.
-func waitListening(t *testing.T, addr string, logs *syncBuffer) {
+func waitListening(t *testing.T, addr string, logs *testutil.SyncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(logs.String(), "proxy listening") {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clauderon/clauderon/httpapi"
+	"github.com/clauderon/clauderon/internal/testutil"
 )
 
 // The browser test needs what `make test` installs: the web UI's npm
@@ -63,7 +64,7 @@ func (e *env) startWebDaemon(bin, webAddr string) *daemon {
 	cmd := exec.Command(bin, "daemon", "--home", e.home, "--listen", e.proxyAddr, "--http-listen", webAddr,
 		"--resolve", "api.anthropic.com:443="+e.provider.Addr(), "--upstream-ca", e.caFile, "--log-level", "debug")
 	cmd.Env = e.daemonEnv("CLAUDE_CODE_OAUTH_TOKEN=" + canaryOAuth)
-	d := &daemon{cmd: cmd, output: &syncBuffer{}, done: make(chan error, 1)}
+	d := &daemon{cmd: cmd, output: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = d.output, d.output
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clauderon/clauderon"
+	"github.com/clauderon/clauderon/internal/testutil"
 	"github.com/clauderon/clauderon/session"
 )
 
@@ -66,7 +67,7 @@ func (m *memEvents) closeAll() {
 func newEventsEnv(t *testing.T) (*testEnv, *memEvents) {
 	t.Helper()
 	ev := newMemEvents()
-	env := &testEnv{svc: newMemService(), audit: newMemAudit(), socket: filepath.Join(t.TempDir(), "c.sock"), log: &syncBuffer{}}
+	env := &testEnv{svc: newMemService(), audit: newMemAudit(), socket: filepath.Join(t.TempDir(), "c.sock"), log: &testutil.SyncBuffer{}}
 	env.server = NewServer(ServerConfig{
 		Sessions: env.svc, Audit: env.audit, Events: ev, Version: "test",
 		Logger: slog.New(slog.NewJSONHandler(env.log, nil)),

@@ -10,11 +10,11 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/clauderon/clauderon"
+	"github.com/clauderon/clauderon/internal/testutil"
 )
 
 // testEnv is a real server on a real unix socket in a temporary directory,
@@ -25,7 +25,7 @@ type testEnv struct {
 	server *Server
 	client *Client
 	socket string
-	log    *syncBuffer
+	log    *testutil.SyncBuffer
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -34,7 +34,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		svc:    newMemService(),
 		audit:  newMemAudit(),
 		socket: filepath.Join(t.TempDir(), "clauderon.sock"),
-		log:    &syncBuffer{},
+		log:    &testutil.SyncBuffer{},
 	}
 	env.server = NewServer(ServerConfig{
 		Sessions: env.svc,
@@ -136,24 +136,6 @@ func recv[T any](t *testing.T, ctx context.Context, ch <-chan T, what string) T 
 		t.Fatalf("waiting for %s: %v", what, ctx.Err())
 		panic("unreachable")
 	}
-}
-
-// syncBuffer is a log sink the server writes to while tests read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // httptestRecorder serves one request through s.Handler in memory, for
