@@ -40,8 +40,14 @@ func (p *Proxy) roundTrip(w *auditWriter, rw *respWriter, r *http.Request, ex *e
 				return
 			}
 		}
-		res, err := p.send(ctx, uc, r, body, host, ex)
+		// A client that goes away (the request's context ends) interrupts
+		// the upstream connection at once, whether the exchange waits for
+		// the answer or for the next piece of a stream: the upstream stops
+		// generating.
+		stop := context.AfterFunc(ctx, func() { uc.raw.SetDeadline(aLongTimeAgo) })
+		res, err := p.send(uc, r, body, host, ex)
 		if err != nil {
+			stop()
 			uc.close()
 			var se sendError
 			retry := errors.As(err, &se) && se.retryable && uc.reused && body == nil && attempt == 0 && ctx.Err() == nil
@@ -51,7 +57,12 @@ func (p *Proxy) roundTrip(w *auditWriter, rw *respWriter, r *http.Request, ex *e
 			p.failUpstream(w, ctx, ex, err)
 			return
 		}
-		p.relay(w, rw, uc, res, ex)
+		reusable := p.relay(ctx, w, rw, uc, res, ex)
+		if stop() && reusable { // (a connection interrupted is not)
+			p.upstreams.put(uc)
+		} else {
+			uc.close()
+		}
 		return
 	}
 }
@@ -67,11 +78,8 @@ type sendError struct {
 func (e sendError) Error() string { return e.err.Error() }
 func (e sendError) Unwrap() error { return e.err }
 
-// send writes the request and reads the response head. While it runs, a
-// cancelled request (the client went away) interrupts the connection.
-func (p *Proxy) send(ctx context.Context, uc *upstreamConn, r *http.Request, body io.Reader, host string, ex *exchange) (*http.Response, error) {
-	stop := context.AfterFunc(ctx, func() { uc.raw.SetDeadline(aLongTimeAgo) })
-	defer stop()
+// send writes the request and reads the response head.
+func (p *Proxy) send(uc *upstreamConn, r *http.Request, body io.Reader, host string, ex *exchange) (*http.Response, error) {
 	writeErr := writeRequest(uc.bw, r, body, host, ex)
 	uc.src.limit, uc.src.hitLim = MaxHeaderBytes+4096, false
 	defer func() { uc.src.limit = -1 }()
@@ -116,15 +124,14 @@ var (
 	errHeadTooLarge = errors.New("upstream response head too large")
 )
 
-// relay sends the response head and body to the client and returns the
-// connection to the pool when the exchange left it reusable.
-func (p *Proxy) relay(w *auditWriter, rw *respWriter, uc *upstreamConn, res *http.Response, ex *exchange) {
+// relay sends the response head and body to the client. It reports whether
+// the exchange left the upstream connection fit for another request.
+func (p *Proxy) relay(ctx context.Context, w *auditWriter, rw *respWriter, uc *upstreamConn, res *http.Response, ex *exchange) bool {
 	removeHopHeaders(res.Header)
 	ex.red.redactHeader(res.Header)
 	if err := guardBody(ex.red, res); err != nil {
-		uc.close()
-		p.failUpstream(w, context.Background(), ex, err)
-		return
+		p.failUpstream(w, ctx, ex, err)
+		return false
 	}
 	h := w.Header()
 	for k, vv := range res.Header {
@@ -167,7 +174,11 @@ func (p *Proxy) relay(w *auditWriter, rw *respWriter, uc *upstreamConn, res *htt
 		if rerr != nil {
 			// The client must not take a cut answer for a whole one: its
 			// connection is closed without the body's proper end.
-			ex.decision, ex.reason = clauderon.DecisionError, "upstream broke off the response"
+			if ctx.Err() != nil {
+				ex.reason = "client went away"
+			} else {
+				ex.decision, ex.reason = clauderon.DecisionError, "upstream broke off the response"
+			}
 			rw.abort = true
 			break
 		}
@@ -177,8 +188,7 @@ func (p *Proxy) relay(w *auditWriter, rw *respWriter, uc *upstreamConn, res *htt
 		// its end, which could take as long as the upstream streams.
 		uc.raw.Close()
 		res.Body.Close()
-		uc.close()
-		return
+		return false
 	}
 	res.Body.Close()
 	for k, vv := range res.Trailer {
@@ -189,11 +199,7 @@ func (p *Proxy) relay(w *auditWriter, rw *respWriter, uc *upstreamConn, res *htt
 	if err := rw.finish(); err != nil && ex.reason == "" {
 		ex.reason = "client went away"
 	}
-	if res.Close || uc.br.Buffered() > 0 {
-		uc.close()
-		return
-	}
-	p.upstreams.put(uc)
+	return !res.Close && uc.br.Buffered() == 0
 }
 
 // writeRequest writes the request head and body. The head carries the
