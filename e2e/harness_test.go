@@ -155,12 +155,18 @@ func (e *env) daemonEnv(creds ...string) []string {
 // API answers.
 func (e *env) startDaemon(creds ...string) *daemon {
 	e.t.Helper()
+	return e.startDaemonBin(binPath, nil, creds...)
+}
+
+// startDaemonBin is startDaemon with another binary and extra arguments.
+func (e *env) startDaemonBin(bin string, args []string, creds ...string) *daemon {
+	e.t.Helper()
 	if len(creds) == 0 {
 		creds = []string{"CLAUDE_CODE_OAUTH_TOKEN=" + canaryOAuth}
 	}
-	cmd := exec.Command(binPath, "daemon", "--home", e.home, "--listen", e.proxyAddr,
+	cmd := exec.Command(bin, "daemon", "--home", e.home, "--listen", e.proxyAddr,
 		"--resolve", "api.anthropic.com:443="+e.provider.Addr(), "--upstream-ca", e.caFile, "--log-level", "debug")
-	cmd.Args = append(cmd.Args, e.daemonArgs...)
+	cmd.Args = append(append(cmd.Args, args...), e.daemonArgs...)
 	cmd.Env = e.daemonEnv(creds...)
 	d := &daemon{cmd: cmd, output: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = d.output, d.output

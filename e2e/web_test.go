@@ -12,9 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/clauderon/clauderon/httpapi"
-	"github.com/clauderon/clauderon/internal/testutil"
 )
 
 // The browser test needs what `make test` installs: the web UI's npm
@@ -61,41 +58,7 @@ func requireOrSkip(t *testing.T, msg string) {
 // startWebDaemon runs the daemon built with the bundle, its web UI on webAddr.
 func (e *env) startWebDaemon(bin, webAddr string) *daemon {
 	e.t.Helper()
-	cmd := exec.Command(bin, "daemon", "--home", e.home, "--listen", e.proxyAddr, "--http-listen", webAddr,
-		"--resolve", "api.anthropic.com:443="+e.provider.Addr(), "--upstream-ca", e.caFile, "--log-level", "debug")
-	cmd.Env = e.daemonEnv("CLAUDE_CODE_OAUTH_TOKEN=" + canaryOAuth)
-	d := &daemon{cmd: cmd, output: &testutil.SyncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = d.output, d.output
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() { d.done <- cmd.Wait() }()
-	e.t.Cleanup(func() {
-		d.stop(e.t)
-		if out := d.output.String(); strings.Contains(out, "CANARY") {
-			e.t.Errorf("a real credential reached the daemon's log:\n%s", out)
-		}
-	})
-	client := httpapi.NewClient(filepath.Join(e.home, "clauderon.sock"))
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := client.Health(ctx)
-		cancel()
-		if err == nil {
-			break
-		}
-		select {
-		case err := <-d.done:
-			e.t.Fatalf("daemon exited: %v\n%s", err, d.output.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("daemon did not answer: %v\n%s", err, d.output.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return d
+	return e.startDaemonBin(bin, []string{"--http-listen", webAddr})
 }
 
 // artifactsDir is where test screenshots go (git-ignored).
