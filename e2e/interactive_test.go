@@ -47,6 +47,28 @@ func (s *screen) waitFor(t *testing.T, want string) {
 }
 
 // attach runs `clauderon attach NAME` on a pseudo-terminal, as a person would.
+// askAndExit attaches to a session, asks the stand-in agent one question,
+// waits for the fake provider's answer, then ends the agent and waits for
+// attach to end with it. It returns the attach screen.
+func (e *env) askAndExit(t *testing.T, name, question string) *screen {
+	t.Helper()
+	tty, scr, _, done := e.attach(t, name)
+	scr.waitFor(t, "[attached to "+name)
+	if _, err := tty.Write([]byte(question + "\r")); err != nil {
+		t.Fatal(err)
+	}
+	scr.waitFor(t, "fake-provider says: "+question)
+	if _, err := tty.Write([]byte("/exit\r")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("attach did not end when the agent exited:\n%s", scr.String())
+	}
+	return scr
+}
+
 func (e *env) attach(t *testing.T, name string) (*os.File, *screen, *exec.Cmd, chan error) {
 	t.Helper()
 	cmd := exec.Command(binPath, "--home", e.home, "attach", name)
@@ -109,20 +131,7 @@ func TestInteractiveAttach(t *testing.T) {
 	}
 
 	// Attach again: the same agent answers (the session survived the detach).
-	tty2, scr2, _, done2 := e.attach(t, "i1")
-	scr2.waitFor(t, "[attached to i1")
-	if _, err := tty2.Write([]byte("third question\r")); err != nil {
-		t.Fatal(err)
-	}
-	scr2.waitFor(t, "fake-provider says: third question")
-	if _, err := tty2.Write([]byte("/exit\r")); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done2:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("attach did not end when the agent exited:\n%s", scr2.String())
-	}
+	scr2 := e.askAndExit(t, "i1", "third question")
 	if !strings.Contains(scr2.String(), "session i1 ended") {
 		t.Fatalf("no end message:\n%s", scr2.String())
 	}

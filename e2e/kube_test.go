@@ -126,20 +126,7 @@ func TestKubeInteractiveAttach(t *testing.T) {
 		t.Fatalf("status after stop:\n%s", out)
 	}
 	k.must("start", "ki1")
-	tty2, scr2, _, done2 := k.attach(t, "ki1")
-	scr2.waitFor(t, "[attached to ki1")
-	if _, err := tty2.Write([]byte("after restart\r")); err != nil {
-		t.Fatal(err)
-	}
-	scr2.waitFor(t, "fake-provider says: after restart")
-	if _, err := tty2.Write([]byte("/exit\r")); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done2:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("attach did not end when the agent exited:\n%s", scr2.String())
-	}
+	k.askAndExit(t, "ki1", "after restart")
 	waitStatus(t, k.env, "ki1", clauderon.StatusExited)
 	k.must("delete", "ki1")
 	if got := k.objects("pods,configmaps,persistentvolumeclaims", "ki1"); len(got) != 0 {
