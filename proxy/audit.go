@@ -30,6 +30,10 @@ type exchange struct {
 	decision string
 	reason   string
 	up, down atomic.Int64
+	// cut is why the leak guard ended a protocol switch (wsguard.go). It is
+	// set on ReverseProxy's copy goroutine, possibly after the handler has
+	// moved on, hence atomic.
+	cut atomic.Pointer[string]
 }
 
 type exchangeKey struct{}
@@ -65,6 +69,9 @@ func (p *Proxy) finish(ex *exchange) {
 	}
 	if ex.cred != nil {
 		ev.Rule = ex.cred.Rule.Name
+	}
+	if cut := ex.cut.Load(); cut != nil && ev.Error == "" {
+		ev.Decision, ev.Error = clauderon.DecisionError, *cut
 	}
 	p.cfg.Audit.Record(ev)
 	if p.log.Enabled(context.Background(), slog.LevelDebug) {
@@ -119,7 +126,8 @@ func (b countingBody) Read(p []byte) (int, error) {
 }
 
 // countingConn counts both directions of a protocol switch (WebSocket): the
-// upstream side of the connection after a 101 response.
+// upstream side of the connection after a 101 response, as the client sees
+// it (after the leak guard, wsguard.go).
 type countingConn struct {
 	io.ReadWriteCloser
 	ex *exchange
