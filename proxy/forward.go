@@ -80,6 +80,11 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		out.Header.Set(ex.cred.Rule.Header, ex.cred.HeaderValue())
 		ex.injected = true
 	}
+	if ex.red != nil && strings.EqualFold(out.Header.Get("Upgrade"), "websocket") {
+		// No permessage-deflate: the leak guard must read every frame
+		// (wsguard.go).
+		out.Header.Del("Sec-WebSocket-Extensions")
+	}
 }
 
 var defaultPort = map[string]string{"https": "443", "http": "80"}
@@ -90,10 +95,16 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	ex := exchangeFrom(res.Request.Context())
 	ex.red.redactHeader(res.Header)
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		ex.status = res.StatusCode
+		// Body is the upstream connection, which ReverseProxy copies to the
+		// client: the leak guard reads it frame by frame (wsguard.go).
 		if rwc, ok := res.Body.(io.ReadWriteCloser); ok {
-			res.Body = countingConn{ReadWriteCloser: rwc, ex: ex}
+			guarded, err := p.guardSwitch(ex, res, rwc)
+			if err != nil {
+				return err // ReverseProxy closes the body and answers 502
+			}
+			res.Body = countingConn{ReadWriteCloser: guarded, ex: ex}
 		}
+		ex.status = res.StatusCode
 		return nil
 	}
 	return guardBody(ex.red, res)
@@ -198,6 +209,8 @@ func classify(err error) (int, string) {
 		return http.StatusBadGateway, "upstream does not speak TLS"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return http.StatusBadGateway, "upstream broke off the response"
+	case errors.Is(err, errWSExtension):
+		return http.StatusBadGateway, "upstream negotiated a WebSocket extension (compression) the leak guard cannot read"
 	case errors.Is(err, errHeadTooLarge):
 		return http.StatusBadGateway, "upstream response head too large"
 	case errors.As(err, &dnsErr):

@@ -1,14 +1,27 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/tls"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/clauderon/clauderon"
+	"github.com/coder/websocket"
 )
 
 // The frame codec of the WebSocket leak guard, without a network: frames in,
@@ -45,86 +58,80 @@ type wsStream struct {
 // before its extended length is needed, again as in the guard.
 func wsDecode(b []byte, minimal bool) wsStream {
 	var s wsStream
-	for len(b) > 0 {
-		if len(b) < 2 {
-			s.rest = len(b)
-			return s
-		}
-		fin, rsv, op := b[0]&0x80 != 0, b[0]&0x70, b[0]&0x0f
-		masked, l7 := b[1]&0x80 != 0, uint64(b[1]&0x7f)
-		control := op&0x8 != 0
-		switch {
-		case rsv != 0:
-			s.err = "rsv"
-		case masked:
-			s.err = "masked"
-		case op != 0 && op != 1 && op != 2 && op != 8 && op != 9 && op != 10:
-			s.err = "opcode"
-		case control && (!fin || l7 > 125):
-			s.err = "control"
-		case op == 8 && l7 == 1:
-			s.err = "close 1"
-		case op == 0 && s.partial == nil:
-			s.err = "continuation"
-		case (op == 1 || op == 2) && s.partial != nil:
-			s.err = "interleaved"
-		}
-		if s.err != "" {
-			return s
-		}
-		h, n := 2, l7
-		switch l7 {
-		case 126:
-			if len(b) < 4 {
-				s.rest = len(b)
-				return s
+	var msg []byte // the message being read, if msgOp != 0
+	msgOp := byte(0)
+	s.err, s.rest = func() (string, int) {
+		for len(b) > 0 {
+			if len(b) < 2 {
+				return "", len(b)
 			}
-			h, n = 4, uint64(binary.BigEndian.Uint16(b[2:]))
-			if minimal && n < 126 {
-				s.err = "length not minimal"
-				return s
+			fin, rsv, op := b[0]&0x80 != 0, b[0]&0x70, b[0]&0x0f
+			masked, l7 := b[1]&0x80 != 0, uint64(b[1]&0x7f)
+			control := op&0x8 != 0
+			switch {
+			case rsv != 0:
+				return "rsv", 0
+			case masked:
+				return "masked", 0
+			case op != 0 && op != 1 && op != 2 && op != 8 && op != 9 && op != 10:
+				return "opcode", 0
+			case control && (!fin || l7 > 125):
+				return "control", 0
+			case op == 8 && l7 == 1:
+				return "close 1", 0
+			case op == 0 && msgOp == 0:
+				return "continuation", 0
+			case (op == 1 || op == 2) && msgOp != 0:
+				return "interleaved", 0
 			}
-		case 127:
-			if len(b) < 10 {
-				s.rest = len(b)
-				return s
+			h, n := 2, l7
+			switch l7 {
+			case 126:
+				if len(b) < 4 {
+					return "", len(b)
+				}
+				h, n = 4, uint64(binary.BigEndian.Uint16(b[2:]))
+				if minimal && n < 126 {
+					return "length not minimal", 0
+				}
+			case 127:
+				if len(b) < 10 {
+					return "", len(b)
+				}
+				h, n = 10, binary.BigEndian.Uint64(b[2:])
+				if n>>63 != 0 {
+					return "length", 0
+				}
+				if minimal && n <= 0xffff {
+					return "length not minimal", 0
+				}
 			}
-			h, n = 10, binary.BigEndian.Uint64(b[2:])
-			if n>>63 != 0 {
-				s.err = "length"
-				return s
+			if op == 1 || op == 2 {
+				msgOp, msg = op, msg[:0]
 			}
-			if minimal && n <= 0xffff {
-				s.err = "length not minimal"
-				return s
+			if uint64(len(b)-h) < n {
+				if !control {
+					msg = append(msg, b[h:]...)
+				}
+				return "", len(b)
 			}
-		}
-		if uint64(len(b)-h) < n {
-			if !control && s.partial == nil {
-				s.partial = &wsEvent{op: op}
-			}
-			if !control {
-				s.partial.payload += string(b[h:])
-			}
-			s.rest = len(b)
-			return s
-		}
-		p := string(b[h : h+int(n)])
-		b = b[h+int(n):]
-		s.frames++
-		switch {
-		case control:
-			s.events = append(s.events, wsEvent{op, p})
-		case op != 0:
-			s.partial = &wsEvent{op: op}
-			fallthrough
-		default:
-			s.partial.payload += p
-			if fin {
-				s.events = append(s.events, *s.partial)
-				s.partial = nil
+			p := b[h : h+int(n)]
+			b = b[h+int(n):]
+			s.frames++
+			switch {
+			case control:
+				s.events = append(s.events, wsEvent{op, string(p)})
+			case fin:
+				s.events = append(s.events, wsEvent{msgOp, string(append(msg, p...))})
+				msgOp = 0
+			default:
+				msg = append(msg, p...)
 			}
 		}
+		return "", 0
+	}()
+	if msgOp != 0 {
+		s.partial = &wsEvent{msgOp, string(msg)}
 	}
 	return s
 }
@@ -282,6 +289,9 @@ func TestWSGuardRedactsFrames(t *testing.T) {
 		}
 		for _, sizes := range wsChunkSizes {
 			for i, readSize := range wsReadSizes {
+				if len(tc.in) > 4<<10 && sizes[0] == 1 && readSize == 1 {
+					continue // a byte at a time both ways: slow and no news
+				}
 				out, err, fails := wsGuardedBuf(r, tc.in, sizes, readSize, []int{0, 128, 0, 200}[i])
 				got := wsDecode(out, true)
 				if err != io.EOF || fails != 0 || got.err != "" || got.rest != 0 || got.partial != nil {
@@ -518,4 +528,410 @@ func FuzzWSGuard(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Through the real proxy: real TLS on both legs, the upstream echoing the
+// Authorization header it received (the real credential) in every kind of
+// frame.
+
+// rawWSAccept answers a WebSocket upgrade by hand, with extra header lines,
+// so that a test upstream can send any bytes as frames.
+func rawWSAccept(w http.ResponseWriter, r *http.Request, extra string) (net.Conn, *bufio.ReadWriter, error) {
+	sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+		base64.StdEncoding.EncodeToString(sum[:]), extra)
+	return conn, brw, brw.Flush()
+}
+
+// rawWSDial opens a WebSocket to api.openai.com through the proxy by hand,
+// offering permessage-deflate, with the placeholder as its credential.
+func (h *harness) rawWSDial(t *testing.T, path string) (*bufio.Reader, *http.Response) {
+	t.Helper()
+	c, res := h.rawConnect(t, openaiHost+":443", basicAuth(h.session, testToken))
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %d", res.StatusCode)
+	}
+	tc := tls.Client(c, &tls.Config{ServerName: openaiHost, RootCAs: h.ca.pool})
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + openaiHost + "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" +
+		"Authorization: Bearer " + openaiPH + "\r\n\r\n"
+	if _, err := io.WriteString(tc, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(tc)
+	res, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return br, res
+}
+
+func openaiProxy(t *testing.T, up *upstream) (*harness, string) {
+	secret := canary(t, "sk-proj-")
+	return startProxy(t, up, []clauderon.Credential{{Rule: openaiRule(), Secret: clauderon.NewSecret(secret)}}), secret
+}
+
+// TestWebSocketEchoedSecretIsRedacted: text and binary messages echoing the
+// credential reach the client with the placeholder; the extension offer
+// never reaches the upstream (which would accept it), so nothing is
+// compressed; what the client sends arrives as sent.
+func TestWebSocketEchoedSecretIsRedacted(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionContextTakeover})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		auth := r.Header.Get("Authorization")
+		ctx := r.Context()
+		if c.Write(ctx, websocket.MessageText, []byte("auth: "+auth)) != nil ||
+			c.Write(ctx, websocket.MessageBinary, []byte(auth+auth)) != nil ||
+			c.Write(ctx, websocket.MessageText, []byte(strings.Repeat("x", 100<<10)+auth)) != nil {
+			return
+		}
+		for {
+			typ, msg, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if c.Write(ctx, typ, append(msg, " "+auth...)) != nil {
+				return
+			}
+		}
+	}))
+	h, secret := openaiProxy(t, up)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, res, err := websocket.Dial(ctx, "wss://"+openaiHost+"/v1/realtime", &websocket.DialOptions{
+		HTTPClient:      h.client(testToken),
+		HTTPHeader:      http.Header{"Authorization": {"Bearer " + openaiPH}},
+		CompressionMode: websocket.CompressionContextTakeover,
+	})
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, res)
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
+	ph := "Bearer " + openaiPH
+	for _, want := range []struct {
+		typ websocket.MessageType
+		msg string
+	}{{websocket.MessageText, "auth: " + ph}, {websocket.MessageBinary, ph + ph}, {websocket.MessageText, strings.Repeat("x", 100<<10) + ph}} {
+		typ, got, err := c.Read(ctx)
+		if err != nil || typ != want.typ || string(got) != want.msg {
+			t.Fatalf("read %v %.60q... (%d bytes), %v; want %v %.60q...", typ, got, len(got), err, want.typ, want.msg)
+		}
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte("hi "+openaiPH)); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := c.Read(ctx); err != nil || string(got) != "hi "+openaiPH+" "+ph {
+		t.Fatalf("echo %q, %v", got, err)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	if ext := res.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
+		t.Errorf("the 101 negotiated %q", ext)
+	}
+	r := up.requests()[0]
+	if r.Header.Get("Authorization") != "Bearer "+secret || r.Header.Get("Sec-WebSocket-Extensions") != "" {
+		t.Errorf("upgrade request reached the upstream with %v", r.Header)
+	}
+	ev := h.audit.waitFor(t, "websocket", func(ev clauderon.AuditEvent) bool { return ev.Path == "/v1/realtime" })
+	if ev.Status != 101 || !ev.AuthInjected || ev.Error != "" || ev.BytesDown < 100<<10 || ev.BytesUp == 0 {
+		t.Errorf("websocket event %+v", ev)
+	}
+	h.assertNoCanary(t, secret)
+}
+
+// TestWebSocketFragmentsAndControlFramesRedacted: the credential split across
+// the continuation frames of a message (a ping between them), in a ping, a
+// pong and a close reason; each frame arrives in a read of its own. The
+// client gets valid frames with placeholders only.
+func TestWebSocketFragmentsAndControlFramesRedacted(t *testing.T) {
+	t.Parallel()
+	up := startUpstreamProto(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		conn, brw, err := rawWSAccept(w, r, "")
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		half := len(auth) / 2
+		for _, f := range [][]byte{
+			wsFrame(false, wsOpText, "auth="+auth[:10]),
+			wsFrame(false, wsOpCont, auth[10:half]),
+			wsFrame(true, wsOpPing, auth),
+			wsFrame(false, wsOpCont, auth[half:len(auth)-1]),
+			wsFrame(true, wsOpCont, auth[len(auth)-1:]+";"),
+			wsFrame(true, wsOpPong, "pong "+auth),
+			wsFrame(true, wsOpBinary, "\x00"+auth),
+			wsClose(4000, "closing: "+auth),
+		} {
+			brw.Write(f)
+			brw.Flush()
+			time.Sleep(time.Millisecond) // separate reads at the proxy
+		}
+	}), false)
+	h, secret := openaiProxy(t, up)
+	br, res := h.rawWSDial(t, "/v1/responses")
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %d", res.StatusCode)
+	}
+	all, err := io.ReadAll(br)
+	if err != nil {
+		t.Fatalf("after %d bytes: %v", len(all), err)
+	}
+	ph := "Bearer " + openaiPH
+	want := []wsEvent{{wsOpPing, ph}, {wsOpText, "auth=" + ph + ";"}, {wsOpPong, "pong " + ph},
+		{wsOpBinary, "\x00" + ph}, {wsOpClose, "\x0f\xa0closing: " + ph}}
+	got := wsDecode(all, true)
+	if got.err != "" || got.rest != 0 || got.partial != nil || fmt.Sprint(got.events) != fmt.Sprint(want) {
+		t.Errorf("client got %+v\nwant %v", got, want)
+	}
+	if bytes.Contains(all, []byte(secret)) {
+		t.Errorf("the secret reached the client")
+	}
+	if r := up.requests()[0]; r.Header.Get("Sec-WebSocket-Extensions") != "" || r.Header.Get("Authorization") != "Bearer "+secret {
+		t.Errorf("upgrade request reached the upstream with %v", r.Header)
+	}
+	h.audit.waitFor(t, "websocket", func(ev clauderon.AuditEvent) bool { return ev.Path == "/v1/responses" })
+	h.assertNoCanary(t, secret)
+}
+
+// wsHangingUpstream answers the upgrade with extra header lines, writes
+// frames, then waits for the proxy to close the connection and says so on
+// closed.
+func wsHangingUpstream(t *testing.T, extra string, frames func(auth string) [][]byte) (*upstream, chan struct{}) {
+	closed := make(chan struct{})
+	up := startUpstreamProto(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := rawWSAccept(w, r, extra)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		for _, f := range frames(r.Header.Get("Authorization")) {
+			brw.Write(f)
+			brw.Flush()
+		}
+		conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+		if _, err := io.Copy(io.Discard, conn); err == nil || !isTimeout(err) {
+			close(closed)
+		}
+	}), false)
+	return up, closed
+}
+
+func waitClosed(t *testing.T, closed chan struct{}) {
+	t.Helper()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the proxy kept the upstream connection open")
+	}
+}
+
+// TestWebSocketCompressionRefused: an upstream that negotiates
+// permessage-deflate although the proxy offered no extension gets its
+// connection closed; the client gets 502.
+func TestWebSocketCompressionRefused(t *testing.T) {
+	t.Parallel()
+	up, closed := wsHangingUpstream(t, "Sec-WebSocket-Extensions: permessage-deflate\r\n", func(auth string) [][]byte {
+		return [][]byte{cat([]byte{0xc1, byte(len(auth))}, []byte(auth))} // "compressed"
+	})
+	h, secret := openaiProxy(t, up)
+	_, res := h.rawWSDial(t, "/v1/responses")
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "extension") {
+		t.Errorf("client got %d %q", res.StatusCode, body)
+	}
+	waitClosed(t, closed)
+	ev := h.audit.waitFor(t, "websocket", func(ev clauderon.AuditEvent) bool { return ev.Path == "/v1/responses" })
+	if ev.Status != http.StatusBadGateway || ev.Decision != clauderon.DecisionError || !strings.Contains(ev.Error, "extension") {
+		t.Errorf("event %+v", ev)
+	}
+	if bytes.Contains(body, []byte(secret)) {
+		t.Errorf("the secret reached the client")
+	}
+	h.assertNoCanary(t, secret)
+}
+
+// TestWebSocketUnreadableFrameCutsConnection: a frame with RSV1 set
+// (compressed, unreadable) or a masked frame, carrying the credential, ends
+// the connection: the client gets what came before, a close frame 1002 and
+// EOF, and the upstream connection is closed.
+func TestWebSocketUnreadableFrameCutsConnection(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, reason string
+		b0, mask     byte
+	}{
+		{"RSV1", "RSV", 0xc1, 0},
+		{"masked", "masked", 0x81, 0x80},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			up, closed := wsHangingUpstream(t, "", func(auth string) [][]byte {
+				bad := []byte{tc.b0, tc.mask | byte(len(auth))}
+				if tc.mask != 0 {
+					bad = append(bad, 0, 0, 0, 0) // a zero key: the payload reads as is
+				}
+				return [][]byte{wsFrame(true, wsOpText, "hello"), cat(bad, []byte(auth))}
+			})
+			h, secret := openaiProxy(t, up)
+			br, res := h.rawWSDial(t, "/v1/responses")
+			if res.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %d", res.StatusCode)
+			}
+			all, _ := io.ReadAll(br)
+			got := wsDecode(all, true)
+			if got.err != "" || len(got.events) != 2 || got.events[0] != (wsEvent{wsOpText, "hello"}) ||
+				got.events[1].op != wsOpClose || !strings.HasPrefix(got.events[1].payload, "\x03\xea") {
+				t.Errorf("client got %+v", got)
+			}
+			if bytes.Contains(all, []byte(secret)) {
+				t.Errorf("the secret reached the client")
+			}
+			waitClosed(t, closed)
+			ev := h.audit.waitFor(t, "websocket", func(ev clauderon.AuditEvent) bool { return ev.Path == "/v1/responses" })
+			if ev.Status != 101 || ev.Decision != clauderon.DecisionError || !strings.Contains(ev.Error, tc.reason) {
+				t.Errorf("event %+v", ev)
+			}
+			if !strings.Contains(h.logs.String(), "leak guard closed a WebSocket") {
+				t.Errorf("no log line for the cut")
+			}
+			h.assertNoCanary(t, secret)
+		})
+	}
+}
+
+// posPattern is an endless source of body bytes that depend only on their
+// position, however they are read.
+type posPattern struct{ off int }
+
+func (p *posPattern) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte('a' + (p.off+i)%26)
+	}
+	p.off += len(b)
+	return len(b), nil
+}
+
+// wsLargeBody is an 8 MiB message with auth at the start, across the
+// guard's first buffer boundary, in the middle and at the end.
+func wsLargeBody(auth string, size int) io.Reader {
+	a := copyBufferSize - 20
+	b := size/2 - a - 2*len(auth)
+	c := size - a - b - 4*len(auth)
+	s := func() io.Reader { return strings.NewReader(auth) }
+	p := func(n int) io.Reader { return io.LimitReader(&posPattern{}, int64(n)) }
+	return io.MultiReader(s(), p(a), s(), p(b), s(), p(c), s())
+}
+
+// TestWebSocketLargeMessageBoundedMemory sends one 8 MiB frame with the
+// credential in it and samples the heap: the guard streams the frame in
+// pieces (as fragments), so the heap grows by far less than the message.
+// Not parallel, so that the heap it measures is its own.
+func TestWebSocketLargeMessageBoundedMemory(t *testing.T) {
+	const size = 8 << 20
+	up := startUpstreamProto(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := rawWSAccept(w, r, "")
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		brw.Write(appendWSHeader(nil, true, wsOpBinary, size))
+		if n, err := io.Copy(brw, wsLargeBody(r.Header.Get("Authorization"), size)); err != nil || n != size {
+			t.Errorf("upstream wrote %d bytes, %v", n, err)
+		}
+		brw.Flush()
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		io.Copy(io.Discard, conn)
+	}), false)
+	h, secret := openaiProxy(t, up)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, res, err := websocket.Dial(ctx, "wss://"+openaiHost+"/v1/responses", &websocket.DialOptions{
+		HTTPClient: h.client(testToken),
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + openaiPH}},
+	})
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, res)
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(-1)
+
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var mu sync.Mutex
+	peak := base
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			mu.Lock()
+			peak = max(peak, ms.HeapInuse)
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+
+	typ, rd, err := c.Reader(ctx)
+	if err != nil || typ != websocket.MessageBinary {
+		t.Fatalf("reader: %v, %v", typ, err)
+	}
+	ph := "Bearer " + openaiPH
+	wantSize := size + 4*(len(ph)-len("Bearer "+secret))
+	if n, err := sameStream(rd, wsLargeBody(ph, wantSize)); err != nil {
+		t.Fatalf("after %d bytes: %v", n, err)
+	}
+	close(stop)
+	<-sampled
+	if grew := peak - base; grew > size/2 {
+		t.Errorf("heap in use grew by %d KiB while an %d MiB message passed", grew>>10, size>>20)
+	} else {
+		t.Logf("heap in use grew by %d KiB", grew>>10)
+	}
+	h.assertNoCanary(t, secret)
+}
+
+// sameStream reads got and want to the end in step, without holding either
+// whole, and reports how far they agree.
+func sameStream(got, want io.Reader) (int, error) {
+	a, b := make([]byte, 16<<10), make([]byte, 16<<10)
+	n := 0
+	for {
+		na, errA := io.ReadFull(got, a)
+		nb, _ := io.ReadFull(want, b[:max(na, 1)])
+		if !bytes.Equal(a[:na], b[:nb]) {
+			i := 0
+			for i < min(na, nb) && a[i] == b[i] {
+				i++
+			}
+			return n + i, fmt.Errorf("differs: got %.40q, want %.40q", a[i:na], b[i:nb])
+		}
+		n += na
+		if errA == io.EOF || errA == io.ErrUnexpectedEOF {
+			if m, _ := want.Read(b[:1]); m != 0 {
+				return n, errors.New("got ends early")
+			}
+			return n, nil
+		}
+		if errA != nil {
+			return n, errA
+		}
+	}
 }
