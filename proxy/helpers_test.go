@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/clauderon/clauderon"
+	"github.com/clauderon/clauderon/internal/testutil"
 )
 
 // testCA is a throwaway certificate authority: one plays the clauderon CA
@@ -165,24 +165,6 @@ func (a *memAudit) waitFor(tb testing.TB, what string, pred func(clauderon.Audit
 	}
 }
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Hosts the upstream pretends to be. The proxy's Resolve map sends them all to
 // the httptest server.
 const (
@@ -281,7 +263,7 @@ type harness struct {
 	ca      *testCA
 	caFile  string
 	audit   *memAudit
-	logs    *syncBuffer
+	logs    *testutil.SyncBuffer
 	creds   atomic.Pointer[clauderon.CredentialSet]
 	up      *upstream
 	session string
@@ -292,7 +274,7 @@ type harnessOpt func(*Config)
 // startProxy runs a proxy whose Resolve map points every test host at up.
 func startProxy(tb testing.TB, up *upstream, creds []clauderon.Credential, opts ...harnessOpt) *harness {
 	tb.Helper()
-	h := &harness{ca: mustCA(tb, "clauderon test CA"), audit: newMemAudit(), logs: &syncBuffer{}, up: up, session: "s1"}
+	h := &harness{ca: mustCA(tb, "clauderon test CA"), audit: newMemAudit(), logs: &testutil.SyncBuffer{}, up: up, session: "s1"}
 	h.creds.Store(clauderon.NewCredentialSet(creds))
 	h.caFile = filepath.Join(tb.TempDir(), "ca.pem")
 	if err := os.WriteFile(h.caFile, h.ca.pem, 0o600); err != nil {
