@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -394,4 +395,34 @@ func startPlain(tb testing.TB, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
+}
+
+// sampleHeap samples the heap in use every interval until the returned func
+// is called; that func returns the peak.
+func sampleHeap(interval time.Duration) (stop func() uint64) {
+	var mu sync.Mutex
+	var peak uint64
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			mu.Lock()
+			peak = max(peak, ms.HeapInuse)
+			mu.Unlock()
+			select {
+			case <-done:
+				return
+			case <-time.After(interval):
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-sampled
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
 }

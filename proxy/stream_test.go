@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -210,25 +208,7 @@ func TestLargeBodiesStreamWithFlatMemory(t *testing.T) {
 	h := startProxy(t, up, []clauderon.Credential{{Rule: oauthRule(), Secret: clauderon.NewSecret(canary(t, "sk-ant-oat01-"))}})
 	c := h.client(testToken)
 
-	var mu sync.Mutex
-	var peak uint64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			mu.Lock()
-			peak = max(peak, ms.HeapInuse)
-			mu.Unlock()
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	stopSampling := sampleHeap(20 * time.Millisecond)
 
 	res, err := c.Get("https://" + anthropicHost + "/download")
 	if err != nil {
@@ -248,12 +228,11 @@ func TestLargeBodiesStreamWithFlatMemory(t *testing.T) {
 	if string(b) != fmt.Sprintf("%d <nil>", size) {
 		t.Fatalf("upload: upstream said %q", b)
 	}
-	close(stop)
-	<-sampled
-	if peak > 64<<20 {
+	if peak := stopSampling(); peak > 64<<20 {
 		t.Errorf("heap in use peaked at %d MiB while streaming %d MiB", peak>>20, size>>20)
+	} else {
+		t.Logf("heap in use peaked at %.1f MiB", float64(peak)/(1<<20))
 	}
-	t.Logf("heap in use peaked at %.1f MiB", float64(peak)/(1<<20))
 	for _, path := range []string{"/download", "/upload"} {
 		ev := h.audit.waitFor(t, path, func(ev clauderon.AuditEvent) bool { return ev.Path == path })
 		if path == "/download" && ev.BytesDown != size || path == "/upload" && ev.BytesUp != size {

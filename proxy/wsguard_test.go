@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -868,24 +867,7 @@ func TestWebSocketLargeMessageBoundedMemory(t *testing.T) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	base := ms.HeapInuse
-	var mu sync.Mutex
-	peak := base
-	stop, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			mu.Lock()
-			peak = max(peak, ms.HeapInuse)
-			mu.Unlock()
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}()
+	stopSampling := sampleHeap(5 * time.Millisecond)
 
 	typ, rd, err := c.Reader(ctx)
 	if err != nil || typ != websocket.MessageBinary {
@@ -896,8 +878,7 @@ func TestWebSocketLargeMessageBoundedMemory(t *testing.T) {
 	if n, err := sameStream(rd, wsLargeBody(ph, wantSize)); err != nil {
 		t.Fatalf("after %d bytes: %v", n, err)
 	}
-	close(stop)
-	<-sampled
+	peak := max(stopSampling(), base)
 	if grew := peak - base; grew > size/2 {
 		t.Errorf("heap in use grew by %d KiB while an %d MiB message passed", grew>>10, size>>20)
 	} else {
