@@ -233,3 +233,41 @@ func TestKubeRepositoryPull(t *testing.T) {
 		t.Fatalf("delete left %v behind", got)
 	}
 }
+
+// TestKubeDaemonWithoutDocker: with kubernetes as the default backend, a
+// daemon with no Docker engine to talk to (in the cluster itself, say)
+// starts anyway and runs sessions as pods; docker sessions and proxy-env say
+// why they are unavailable.
+func TestKubeDaemonWithoutDocker(t *testing.T) {
+	k := newKubeEnv(t, 1)
+	conf := filepath.Join(k.home, "config.toml")
+	old, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, append([]byte("default_backend = \"kubernetes\"\n"), old...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k.daemonArgs = append(k.daemonArgs, "--docker-host", "unix://"+k.home+"/no-docker.sock")
+	d := k.startDaemon()
+	if !strings.Contains(d.output.String(), "Docker is not available") {
+		t.Errorf("the daemon did not say it runs without Docker:\n%s", d.output.String())
+	}
+
+	r := k.clauderon("create", "--print", "--name", "kd1", "--prompt", "no docker here", "--image", k.image)
+	if r.code != 0 || !strings.Contains(r.stdout, "fake-provider says: no docker here") {
+		t.Fatalf("create --print without Docker: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if out := k.must("status", "kd1"); !strings.Contains(out, "kubernetes") {
+		t.Errorf("the session is not on the kubernetes backend:\n%s", out)
+	}
+	r = k.clauderon("create", "--backend", "docker", "--print", "--name", "kd2", "--prompt", "x", "--image", k.image)
+	if r.code == 0 || !strings.Contains(r.stderr, `backend "docker" is not available`) {
+		t.Errorf("a docker session without Docker: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = k.clauderon("proxy-env")
+	if r.code == 0 || !strings.Contains(r.stderr, "proxy-env is not available") {
+		t.Errorf("proxy-env without Docker: exit %d, stderr %q", r.code, r.stderr)
+	}
+	k.must("delete", "kd1")
+}

@@ -144,19 +144,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.onClose(func(context.Context) error { return db.Close() })
 
-	// Internal: session containers reach nothing but the host's gateway
-	// address, where the proxy listens and the host firewall (below) lets
-	// nothing else through.
-	dk, err := docker.New(ctx, docker.Options{Host: m.DockerHost, InternalNetwork: true, Logger: log.With("component", "docker")})
+	dk, netInfo, err := m.connectDocker(ctx, parts.cfg.DefaultBackend, log)
 	if err != nil {
 		return err
 	}
-	m.onClose(func(context.Context) error { return dk.Close() })
-	netInfo, err := dk.EnsureNetworkInfo(ctx)
-	if err != nil {
-		return err
-	}
-	gateway := netInfo.Gateway
+	gateway := netInfo.Gateway // invalid without Docker
 
 	tokens := session.NewTokens()
 	allowHosts, allowAddrs := egressDefaults(parts.cfg.Allow)
@@ -211,8 +203,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}()
 	}
 	m.onClose(px.Shutdown)
-	if err := m.installFirewall(ctx, log, netInfo, port); err != nil {
-		return err
+	if dk != nil {
+		if err := m.installFirewall(ctx, log, netInfo, port); err != nil {
+			return err
+		}
 	}
 
 	caPEM := parts.ca.CertPEM()
@@ -220,9 +214,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := writeFileAtomic(filepath.Join(m.Home, "ca-bundle.pem"), bundle, 0o644); err != nil {
 		return err
 	}
-	backends := map[string]clauderon.Backend{dk.Name(): dk}
+	backends := map[string]clauderon.Backend{}
+	var manual func(string, []string, []clauderon.SpecFile) ([]string, error)
+	if dk != nil {
+		backends[dk.Name()] = dk
+		manual = manualArgs(m.Home, dk.Network(), gateway, port)
+	}
 	if kb != nil {
 		backends[kb.Name()] = kb
+	}
+	if len(backends) == 0 {
+		return clauderon.Errorf(clauderon.EUNAVAILABLE, "no backend is available: the kubernetes backend could not be set up (see the log above)")
 	}
 	mgr := session.New(session.Config{
 		Store:       db,
@@ -238,7 +240,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		DefaultAgent:   parts.cfg.DefaultAgent,
 		DefaultImage:   parts.cfg.DefaultImage,
 		DefaultBackend: parts.cfg.DefaultBackend,
-		ManualArgs:     manualArgs(m.Home, dk.Network(), gateway, port),
+		ManualArgs:     manual,
 		Logger:         log,
 	})
 	if err := mgr.Open(ctx); err != nil {
@@ -272,7 +274,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	reloadOnHUP(ctx, parts.secrets, log)
 
-	log.Info("clauderon daemon ready", "home", m.Home, "socket", sock, "proxy", m.ProxyAddr, "proxy_for_containers", netip.AddrPortFrom(gateway, uint16(port)).String(), "version", version)
+	forContainers := "none (no Docker)"
+	if gateway.IsValid() {
+		forContainers = netip.AddrPortFrom(gateway, uint16(port)).String()
+	}
+	log.Info("clauderon daemon ready", "home", m.Home, "socket", sock, "proxy", m.ProxyAddr, "proxy_for_containers", forContainers, "version", version)
 	if m.Ready != nil {
 		m.Ready(m)
 	}
@@ -361,8 +367,8 @@ func proxyListeners(listen string, gateway netip.Addr) ([]net.Listener, int, err
 	}
 	port := first.Addr().(*net.TCPAddr).Port
 	lns := []net.Listener{first}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		return lns, port, nil // already reachable on the gateway
+	if ip := net.ParseIP(host); (ip != nil && ip.IsUnspecified()) || !gateway.IsValid() {
+		return lns, port, nil // already reachable on the gateway, or no Docker network
 	}
 	gw, err := net.Listen("tcp", netip.AddrPortFrom(gateway, uint16(port)).String())
 	if err != nil {
