@@ -52,9 +52,15 @@ const (
 	maxPostHandlerReadBytes = 256 << 10
 )
 
+// chunkFraming bounds the bytes chunked framing adds to a chunk: its size
+// in hex (16 digits at most) and two CRLFs.
+const chunkFraming = 16 + 4
+
 var (
-	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, connReadBufSize) }}
-	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, connWriteBufSize) }}
+	// chunkScratch holds framed chunks written in one piece (respWriter.Write).
+	chunkScratch = sync.Pool{New: func() any { b := make([]byte, 0, copyBufferSize+chunkFraming); return &b }}
+	readerPool   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, connReadBufSize) }}
+	writerPool   = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, connWriteBufSize) }}
 )
 
 // connSource is what the pooled reader reads: the byte that woke the loop,
@@ -616,7 +622,19 @@ func (w *respWriter) Write(b []byte) (int, error) {
 		}
 	}
 	var n int
-	if w.chunked {
+	if w.chunked && len(b)+chunkFraming > w.bw.Available() {
+		// A chunk the buffer has no room for goes out framed in one piece:
+		// through the buffer it would leave as a 4 KiB record, then the
+		// rest, then the two bytes ending it (three writes on the socket).
+		sp := chunkScratch.Get().(*[]byte)
+		out := strconv.AppendInt((*sp)[:0], int64(len(b)), 16)
+		out = append(append(append(out, "\r\n"...), b...), "\r\n"...)
+		if _, w.err = w.bw.Write(out); w.err == nil {
+			n = len(b)
+		}
+		*sp = out[:0]
+		chunkScratch.Put(sp)
+	} else if w.chunked {
 		w.bw.WriteString(strconv.FormatInt(int64(len(b)), 16))
 		w.bw.WriteString("\r\n")
 		n, w.err = w.bw.Write(b)

@@ -203,7 +203,7 @@ func TestLargeBodiesStreamWithFlatMemory(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Length", fmt.Sprint(size))
-		io.Copy(w, io.LimitReader(pattern{}, size))
+		io.Copy(w, io.LimitReader(&pattern{}, size))
 	}))
 	h := startProxy(t, up, []clauderon.Credential{{Rule: oauthRule(), Secret: clauderon.NewSecret(canary(t, "sk-ant-oat01-"))}})
 	c := h.client(testToken)
@@ -214,12 +214,12 @@ func TestLargeBodiesStreamWithFlatMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := io.Copy(io.Discard, res.Body)
+	n, err := sameStream(res.Body, io.LimitReader(&pattern{}, size)) // every byte, in order
 	res.Body.Close()
-	if err != nil || n != size {
-		t.Fatalf("download: %d bytes, %v", n, err)
+	if err != nil || int64(n) != size {
+		t.Fatalf("download: %d bytes as sent, %v", n, err)
 	}
-	res, err = c.Post("https://"+anthropicHost+"/upload", "application/octet-stream", io.LimitReader(pattern{}, size))
+	res, err = c.Post("https://"+anthropicHost+"/upload", "application/octet-stream", io.LimitReader(&pattern{}, size))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,12 +247,14 @@ func TestLargeBodiesStreamWithFlatMemory(t *testing.T) {
 // go test ./proxy/ -run Large -args -largebody=1073741824
 var largeBody = flag.Int64("largebody", 256<<20, "bytes TestLargeBodiesStreamWithFlatMemory streams each way")
 
-// pattern is an endless, allocation-free source of body bytes.
-type pattern struct{}
+// pattern is an endless, allocation-free source of body bytes: byte i of
+// the stream is 'a'+i%26, however it is read.
+type pattern struct{ off int }
 
-func (pattern) Read(p []byte) (int, error) {
+func (s *pattern) Read(p []byte) (int, error) {
 	for i := range p {
-		p[i] = byte('a' + i%26)
+		p[i] = byte('a' + (s.off+i)%26)
 	}
+	s.off = (s.off + len(p)) % 26
 	return len(p), nil
 }
