@@ -40,14 +40,12 @@ func (p *Proxy) roundTrip(w *auditWriter, rw *respWriter, r *http.Request, ex *e
 				return
 			}
 		}
-		// A client that goes away (the request's context ends) interrupts
-		// the upstream connection at once, whether the exchange waits for
-		// the answer or for the next piece of a stream: the upstream stops
-		// generating.
-		stop := context.AfterFunc(ctx, func() { uc.raw.SetDeadline(aLongTimeAgo) })
+		// A client that goes away interrupts the upstream connection
+		// (goneWatcher).
+		rw.watch.watchUpstream(uc.raw)
 		res, err := p.send(uc, r, body, host, ex)
 		if err != nil {
-			stop()
+			rw.watch.watchUpstream(nil)
 			uc.close()
 			var se sendError
 			retry := errors.As(err, &se) && se.retryable && uc.reused && body == nil && attempt == 0 && ctx.Err() == nil
@@ -58,7 +56,7 @@ func (p *Proxy) roundTrip(w *auditWriter, rw *respWriter, r *http.Request, ex *e
 			return
 		}
 		reusable := p.relay(ctx, w, rw, uc, res, ex)
-		if stop() && reusable { // (a connection interrupted is not)
+		if rw.watch.watchUpstream(nil) && reusable { // (a connection interrupted is not)
 			p.upstreams.put(uc)
 		} else {
 			uc.close()

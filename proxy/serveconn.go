@@ -109,7 +109,10 @@ func (p *Proxy) serveConn(ic *interceptedConn) {
 		}
 	}()
 	src := &connSource{c: ic, limit: -1}
-	ctx := context.WithValue(context.Background(), connKey{}, ic)
+	// One context per connection, not per request: it ends only when the
+	// client goes away (goneWatcher), and then the connection is done too.
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), connKey{}, ic))
+	defer cancel()
 	var br *bufio.Reader // held only while a request is served, or pipelined bytes wait
 	defer func() {
 		if br != nil && !ic.hijacked {
@@ -143,7 +146,7 @@ func (p *Proxy) serveConn(ic *interceptedConn) {
 			return
 		}
 		ic.SetReadDeadline(time.Now().Add(ReadHeaderTimeout))
-		keep := p.serveOne(ctx, ic, src, br)
+		keep := p.serveOne(ctx, cancel, ic, src, br)
 		if !p.endRequest(ic) || !keep {
 			return
 		}
@@ -152,7 +155,7 @@ func (p *Proxy) serveConn(ic *interceptedConn) {
 
 // serveOne reads and answers one request. It reports whether the connection
 // may carry another.
-func (p *Proxy) serveOne(connCtx context.Context, ic *interceptedConn, src *connSource, br *bufio.Reader) (keep bool) {
+func (p *Proxy) serveOne(ctx context.Context, cancel context.CancelFunc, ic *interceptedConn, src *connSource, br *bufio.Reader) (keep bool) {
 	src.limit, src.hitLim = MaxHeaderBytes+4096, false
 	req, err := http.ReadRequest(br)
 	hitLimit := src.hitLim
@@ -174,8 +177,6 @@ func (p *Proxy) serveOne(connCtx context.Context, ic *interceptedConn, src *conn
 	}
 	ic.SetReadDeadline(time.Time{})
 
-	ctx, cancel := context.WithCancel(connCtx)
-	defer cancel()
 	req = req.WithContext(ctx)
 	req.RemoteAddr = ic.remoteAddr
 	req.TLS = ic.tlsState
@@ -368,13 +369,15 @@ type goneWatcher struct {
 	conn     *interceptedConn
 	src      *connSource
 	br       *bufio.Reader
-	cancel   context.CancelFunc
-	bodyRead atomic.Bool // the request body reached its end (or there is none)
+	cancel   context.CancelFunc // ends the connection's context
+	bodyRead atomic.Bool        // the request body reached its end (or there is none)
 
 	mu       sync.Mutex
 	timer    *time.Timer
 	stopped  bool
 	watching bool
+	gone     bool          // the client went away
+	upstream net.Conn      // the upstream connection of the exchange, interrupted when the client goes
 	done     chan struct{} // closed when the reading goroutine ends
 }
 
@@ -415,11 +418,30 @@ func (g *goneWatcher) read() {
 		return
 	}
 	g.mu.Lock()
-	stopped := g.stopped
+	gone := err != nil && !g.stopped
+	if gone {
+		g.gone = true
+		if g.upstream != nil {
+			// The upstream stops generating at once, whether the
+			// exchange waits for its answer or for the next piece of a
+			// stream.
+			g.upstream.SetDeadline(aLongTimeAgo)
+		}
+	}
 	g.mu.Unlock()
-	if err != nil && !stopped {
+	if gone {
 		g.cancel()
 	}
+}
+
+// watchUpstream names the upstream connection to interrupt if the client
+// goes away (nil: none any more). It reports false if the client is gone
+// already: the connection must then be neither used nor pooled.
+func (g *goneWatcher) watchUpstream(c net.Conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.upstream = c
+	return !g.gone
 }
 
 // stop ends the watch before the connection is read or handed over again.
