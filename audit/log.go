@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/clauderon/clauderon"
 )
@@ -263,18 +261,6 @@ func (l *Log) putBuf(buf *bytes.Buffer) {
 	}
 	buf.Reset()
 	l.bufs.Put(buf)
-}
-
-// encodeLine writes ev as one JSON line to buf.
-func encodeLine(buf *bytes.Buffer, ev clauderon.AuditEvent) error {
-	if ev.Time.IsZero() {
-		ev.Time = time.Now()
-	}
-	ev.Time = ev.Time.UTC()
-	ev.Path = StripQuery(ev.Path)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false) // paths and errors stay readable: '&' and '<' are not a hazard in a log file
-	return enc.Encode(ev)    // Encode ends the line with '\n'
 }
 
 // StripQuery returns path without its query string ('?' and after).
