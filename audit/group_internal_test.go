@@ -253,8 +253,17 @@ func TestWriterTurnIsBounded(t *testing.T) {
 	const extra = 3 * maxBatchesPerTurn
 	var writes atomic.Int32
 	added, allAdded := 0, make(chan struct{})
+	// The goroutine that takes the turn over may write before the count is
+	// read after Record returns: a batch past the bound waits until then.
+	// (Were it Record's own, it waits 5 s and is counted.)
+	checked := make(chan struct{})
 	l.testHookWrote = func() {
-		writes.Add(1)
+		if writes.Add(1) > maxBatchesPerTurn {
+			select {
+			case <-checked:
+			case <-time.After(5 * time.Second):
+			}
+		}
 		if added < extra { // another request's line arrives during each write
 			added++
 			if added == extra {
@@ -273,6 +282,7 @@ func TestWriterTurnIsBounded(t *testing.T) {
 	if atReturn := writes.Load(); atReturn > maxBatchesPerTurn {
 		t.Errorf("Record wrote %d batches before it returned, want at most %d", atReturn, maxBatchesPerTurn)
 	}
+	close(checked)
 	<-allAdded // (Records after Close lose their events)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
