@@ -41,7 +41,7 @@ vet:
 test: ensure-docker ensure-web-test-deps webui fmt-check vet fuzz agent-images k8s-up
 	CLAUDERON_REQUIRE_DOCKER=1 CLAUDERON_REQUIRE_K8S=1 $(GO) test -count=1 -timeout 30m ./...
 
-# Every fuzz target, FUZZTIME each (11 targets: about two minutes): the
+# Every fuzz target, FUZZTIME each (12 targets: about two and a half minutes): the
 # parsers of what a container sends (request heads, CONNECT authorities,
 # proxy tokens, policy decisions), the leak guard (bodies, WebSocket frames),
 # host patterns, allow entries, config and the audit writer. A crasher is written to the package's testdata/fuzz/:
