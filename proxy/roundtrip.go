@@ -42,7 +42,12 @@ func (p *Proxy) roundTrip(w *auditWriter, rw *respWriter, r *http.Request, ex *e
 		}
 		// A client that goes away interrupts the upstream connection
 		// (goneWatcher).
-		rw.watch.watchUpstream(uc.raw)
+		if !rw.watch.watchUpstream(uc.raw) {
+			p.upstreams.put(uc) // unused: nothing was sent on it
+			ex.reason = "client went away"
+			rw.abort = true
+			return
+		}
 		res, err := p.send(uc, r, body, host, ex)
 		if err != nil {
 			rw.watch.watchUpstream(nil)
