@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/clauderon/clauderon"
 	"github.com/clauderon/clauderon/internal/testutil"
 )
@@ -425,4 +427,19 @@ func sampleHeap(interval time.Duration) (stop func() uint64) {
 		defer mu.Unlock()
 		return peak
 	}
+}
+
+// dialWebSocket opens a WebSocket to openaiHost's path through the proxy, as
+// an agent would (placeholder in Authorization); it is closed at the end of
+// the test. The 101 response is returned with it.
+func dialWebSocket(t *testing.T, ctx context.Context, h *harness, path string, opts websocket.DialOptions) (*websocket.Conn, *http.Response) {
+	t.Helper()
+	opts.HTTPClient = h.client(testToken)
+	opts.HTTPHeader = http.Header{"Authorization": {"Bearer " + openaiPH}}
+	c, res, err := websocket.Dial(ctx, "wss://"+openaiHost+path, &opts)
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, res)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c, res
 }

@@ -108,14 +108,7 @@ func TestWebSocketUpgradeGetsCredential(t *testing.T) {
 	h := startProxy(t, up, []clauderon.Credential{{Rule: openaiRule(), Secret: clauderon.NewSecret(secret)}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, res, err := websocket.Dial(ctx, "wss://"+openaiHost+"/v1/responses", &websocket.DialOptions{
-		HTTPClient: h.client(testToken),
-		HTTPHeader: http.Header{"Authorization": {"Bearer " + openaiPH}},
-	})
-	if err != nil {
-		t.Fatalf("dial: %v (%v)", err, res)
-	}
-	defer c.CloseNow()
+	c, _ := dialWebSocket(t, ctx, h, "/v1/responses", websocket.DialOptions{})
 	for _, msg := range []string{"hello", `{"type":"response.create"}`} {
 		if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 			t.Fatal(err)

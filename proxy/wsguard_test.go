@@ -607,15 +607,7 @@ func TestWebSocketEchoedSecretIsRedacted(t *testing.T) {
 	h, secret := openaiProxy(t, up)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, res, err := websocket.Dial(ctx, "wss://"+openaiHost+"/v1/realtime", &websocket.DialOptions{
-		HTTPClient:      h.client(testToken),
-		HTTPHeader:      http.Header{"Authorization": {"Bearer " + openaiPH}},
-		CompressionMode: websocket.CompressionContextTakeover,
-	})
-	if err != nil {
-		t.Fatalf("dial: %v (%v)", err, res)
-	}
-	defer c.CloseNow()
+	c, res := dialWebSocket(t, ctx, h, "/v1/realtime", websocket.DialOptions{CompressionMode: websocket.CompressionContextTakeover})
 	c.SetReadLimit(1 << 20)
 	ph := "Bearer " + openaiPH
 	for _, want := range []struct {
@@ -853,14 +845,7 @@ func TestWebSocketLargeMessageBoundedMemory(t *testing.T) {
 	h, secret := openaiProxy(t, up)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, res, err := websocket.Dial(ctx, "wss://"+openaiHost+"/v1/responses", &websocket.DialOptions{
-		HTTPClient: h.client(testToken),
-		HTTPHeader: http.Header{"Authorization": {"Bearer " + openaiPH}},
-	})
-	if err != nil {
-		t.Fatalf("dial: %v (%v)", err, res)
-	}
-	defer c.CloseNow()
+	c, _ := dialWebSocket(t, ctx, h, "/v1/responses", websocket.DialOptions{})
 	c.SetReadLimit(-1)
 
 	runtime.GC()
