@@ -67,10 +67,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.URL.RawQuery = pr.In.URL.RawQuery // as sent; ReverseProxy would re-encode it
 	// The Host header is the checked, normalised name (no trailing dot, lower
 	// case), with the port only when it is not the scheme's default.
-	out.Host = ex.target
-	if _, port, _ := net.SplitHostPort(ex.target); port == defaultPort[ex.scheme] {
-		out.Host = strings.TrimSuffix(ex.target, ":"+port) // keeps [v6] brackets
-	}
+	out.Host = hostHeader(ex.target, ex.scheme)
 	out.Header.Del("Proxy-Authorization")
 	out.Header.Del("Proxy-Connection")
 	if ex.cred != nil && ex.scheme == "https" {

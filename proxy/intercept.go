@@ -150,8 +150,6 @@ func (c *interceptedConn) Close() error {
 	return err
 }
 
-type connKey struct{}
-
 // serveIntercepted handles one request inside an intercepted connection:
 // checks that CONNECT, SNI and Host agree, applies policy, and forwards with
 // the credential injected.

@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -209,30 +211,26 @@ func (p *Proxy) relay(ctx context.Context, w *auditWriter, rw *respWriter, uc *u
 // client's end-to-end headers, minus hop-by-hop ones, the rule's stripped
 // headers and Expect (100 Continue is answered to the client by the proxy
 // itself), plus the credential and the proxy's own framing.
-func writeRequest(bw interface {
-	io.Writer
-	io.StringWriter
-	Flush() error
-}, r *http.Request, body io.Reader, host string, ex *exchange) error {
+func writeRequest(bw *bufio.Writer, r *http.Request, body io.Reader, host string, ex *exchange) error {
 	bw.WriteString(r.Method)
 	bw.WriteString(" ")
 	bw.WriteString(r.URL.RequestURI())
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(host)
 	bw.WriteString("\r\n")
-	connTokens := r.Header["Connection"]
+	named := connectionNamed(r.Header)
 	var injected string
 	if ex.cred != nil && ex.scheme == "https" {
 		injected = http.CanonicalHeaderKey(ex.cred.Rule.Header)
 	}
 	for k, vv := range r.Header {
-		if skipRequestHeader(k, connTokens) || k == injected || (ex.cred != nil && stripped(ex.cred.Rule.Strip, k)) {
-			continue
-		}
-		if k == "Te" {
-			if hasToken(strings.Join(vv, ","), "trailers") {
+		if k == "Te" { // hop-by-hop, but "trailers" is passed on, as ReverseProxy does
+			if !slices.Contains(named, k) && hasToken(strings.Join(vv, ","), "trailers") {
 				bw.WriteString("Te: trailers\r\n")
 			}
+			continue
+		}
+		if skipRequestHeader(k, named) || k == injected || (ex.cred != nil && stripped(ex.cred.Rule.Strip, k)) {
 			continue
 		}
 		for _, v := range vv {
@@ -316,29 +314,32 @@ func writeBody(bw io.Writer, r *http.Request, body io.Reader, chunked bool) erro
 
 type writerOnly struct{ io.Writer }
 
-// hopHeaders are meaningful for one connection only and are never forwarded
-// (RFC 9110, section 7.6.1), with Expect (answered by the proxy) and the
-// framing headers the proxy writes itself.
-var hopHeaders = []string{
+// hopByHop are meaningful for one connection only and are never forwarded,
+// in either direction (RFC 9110, section 7.6.1).
+var hopByHop = []string{
 	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Trailer", "Transfer-Encoding", "Upgrade",
-	"Expect", "Content-Length",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-func skipRequestHeader(k string, connTokens []string) bool {
-	for _, h := range hopHeaders {
-		if k == h {
-			return true
-		}
-	}
-	for _, v := range connTokens {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" && http.CanonicalHeaderKey(t) == k {
-				return true
+// connectionNamed returns the headers h's Connection header names (they are
+// hop-by-hop too), canonical.
+func connectionNamed(h http.Header) []string {
+	var named []string
+	for _, v := range h["Connection"] {
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				named = append(named, http.CanonicalHeaderKey(t))
 			}
 		}
 	}
-	return false
+	return named
+}
+
+// skipRequestHeader reports the request headers not forwarded: hop-by-hop
+// ones, Expect (100 Continue is answered by the proxy) and the framing the
+// proxy writes itself.
+func skipRequestHeader(k string, named []string) bool {
+	return k == "Expect" || k == "Content-Length" || slices.Contains(hopByHop, k) || slices.Contains(named, k)
 }
 
 func stripped(names []string, k string) bool {
@@ -353,15 +354,10 @@ func stripped(names []string, k string) bool {
 // removeHopHeaders drops a response's hop-by-hop headers (the client's
 // connection gets its own framing) and those its Connection header names.
 func removeHopHeaders(h http.Header) {
-	for _, v := range h["Connection"] {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				h.Del(t)
-			}
-		}
+	for _, k := range connectionNamed(h) {
+		delete(h, k)
 	}
-	for _, k := range []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
+	for _, k := range hopByHop {
 		delete(h, k)
 	}
 }

@@ -111,7 +111,7 @@ func (p *Proxy) serveConn(ic *interceptedConn) {
 	src := &connSource{c: ic, limit: -1}
 	// One context per connection, not per request: it ends only when the
 	// client goes away (goneWatcher), and then the connection is done too.
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), connKey{}, ic))
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var br *bufio.Reader // held only while a request is served, or pipelined bytes wait
 	defer func() {
@@ -459,7 +459,7 @@ func (g *goneWatcher) stop() {
 	watching := g.watching
 	g.mu.Unlock()
 	if watching {
-		g.conn.SetReadDeadline(time.Unix(1, 0)) // wakes the read
+		g.conn.SetReadDeadline(aLongTimeAgo) // wakes the read
 		<-g.done
 		g.conn.SetReadDeadline(time.Time{})
 	}
