@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/clauderon/clauderon"
 	"github.com/clauderon/clauderon/docker"
@@ -28,6 +29,20 @@ func TestStopStartRemove(t *testing.T) {
 		return st
 	}
 	state(true)
+	// Stop only once the agent answers: a SIGTERM that reaches the init
+	// process before it has started the agent is lost, and Stop then kills
+	// (137), as happened in CI on a loaded machine.
+	term, err := b.Attach(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard := time.AfterFunc(testTimeout, func() { term.Close() })
+	if _, err := term.Write([]byte("/echo ready-to-stop\n")); err != nil {
+		t.Fatal(err)
+	}
+	readUntilLine(t, term, "ready-to-stop")
+	guard.Stop()
+	term.Close()
 	if err := b.Stop(ctx, id); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +70,7 @@ func TestStopStartRemove(t *testing.T) {
 	if err := b.Remove(ctx, id); err != nil {
 		t.Errorf("removing a removed container: %v", err)
 	}
-	_, err := b.Inspect(ctx, id)
+	_, err = b.Inspect(ctx, id)
 	wantCode(t, err, clauderon.ENOTFOUND, "no longer exists")
 	wantCode(t, b.Start(ctx, id), clauderon.ENOTFOUND)
 	wantCode(t, b.Stop(ctx, id), clauderon.ENOTFOUND)
