@@ -67,7 +67,8 @@ func (p *Proxy) intercept(w http.ResponseWriter, ex *exchange, port int) {
 		p.finish(ex)
 		return
 	}
-	tc := tls.Server(c, p.tlsConf)
+	batch := &recordBatcher{Conn: c}
+	tc := tls.Server(batch, p.tlsConf)
 	ctx, cancel := context.WithTimeout(context.Background(), HandshakeTimeout)
 	err = tc.HandshakeContext(ctx)
 	cancel()
@@ -78,7 +79,7 @@ func (p *Proxy) intercept(w http.ResponseWriter, ex *exchange, port int) {
 		p.log.Info("client TLS handshake failed", "session", ex.id.Session, "host", ex.host, "error", err.Error())
 		return
 	}
-	ic := &interceptedConn{Conn: tc, p: p, id: ex.id, host: ex.host, target: ex.target,
+	ic := &interceptedConn{Conn: tc, batch: batch, p: p, id: ex.id, host: ex.host, target: ex.target,
 		sni: hostOnly(tc.ConnectionState().ServerName), remoteAddr: conn.RemoteAddr().String(),
 		tlsState: tlsStateOf(tc)}
 	if !p.track(ic) {
@@ -131,7 +132,8 @@ func (c *prefixConn) Read(b []byte) (int, error) {
 // interceptedConn is a client TLS connection after CONNECT, carrying what the
 // CONNECT established: who the client is and which host it asked for.
 type interceptedConn struct {
-	net.Conn
+	net.Conn   // the client's TLS connection
+	batch      *recordBatcher
 	p          *Proxy
 	id         clauderon.Identity
 	host       string // CONNECT host, port-less, lower case
@@ -142,6 +144,20 @@ type interceptedConn struct {
 	closeOnce  sync.Once
 	active     bool // serving a request; guarded by p.mu
 	hijacked   bool // handed to the handler (protocol switch); serveConn's only
+}
+
+// Write sends b; more than one TLS record of it leaves in one write(2)
+// (see recordBatcher).
+func (c *interceptedConn) Write(b []byte) (int, error) {
+	if len(b) <= maxRecordPlaintext {
+		return c.Conn.Write(b)
+	}
+	c.batch.hold()
+	n, err := c.Conn.Write(b)
+	if rerr := c.batch.release(); err == nil && rerr != nil {
+		return 0, rerr
+	}
+	return n, err
 }
 
 func (c *interceptedConn) Close() error {

@@ -161,6 +161,10 @@ func New(cfg Config) (*Proxy, error) {
 		// Agents speak HTTP/1.1 to the proxy; the upstream leg may use h2.
 		NextProtos: []string{"http/1.1"},
 		MinVersion: tls.VersionTLS12,
+		// Small first records help a browser over a slow link render
+		// early; the agent is a hop away on the same host, and each record
+		// is a write(2) of its own.
+		DynamicRecordSizingDisabled: true,
 	}
 	p.outer = &http.Server{
 		Handler:           http.HandlerFunc(p.serveProxy),

@@ -1,0 +1,128 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+)
+
+// writeCountingConn counts the writes that reach the socket.
+type writeCountingConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *writeCountingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// tlsPairWithBatcher returns the server side of a real TLS connection over
+// loopback TCP, built as intercept builds it, the counter under it, and the
+// client side.
+func tlsPairWithBatcher(t *testing.T) (*interceptedConn, *writeCountingConn, *tls.Conn) {
+	t.Helper()
+	ca := mustCA(t, "batch CA")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := tls.Client(raw, &tls.Config{ServerName: "api.example.com", RootCAs: pool})
+	t.Cleanup(func() { client.Close() })
+	sc, ok := <-accepted
+	if !ok {
+		t.Fatal("accept failed")
+	}
+	counted := &writeCountingConn{Conn: sc}
+	batch := &recordBatcher{Conn: counted}
+	leaf := ca.leaf(t, "api.example.com")
+	server := tls.Server(batch, &tls.Config{Certificates: []tls.Certificate{leaf}, DynamicRecordSizingDisabled: true})
+	t.Cleanup(func() { server.Close() })
+	errc := make(chan error, 1)
+	go func() { errc <- server.Handshake() }()
+	if err := client.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return &interceptedConn{Conn: server, batch: batch}, counted, client
+}
+
+// A write larger than one TLS record leaves in one write(2) and arrives whole.
+func TestLargeWriteLeavesInOneSyscall(t *testing.T) {
+	ic, counted, client := tlsPairWithBatcher(t)
+	for _, size := range []int{maxRecordPlaintext + 8, 3*maxRecordPlaintext + 1, 100} {
+		payload := bytes.Repeat([]byte{byte(size)}, size)
+		before := counted.writes.Load()
+		got := make(chan []byte, 1)
+		go func() {
+			b := make([]byte, size)
+			io.ReadFull(client, b)
+			got <- b
+		}()
+		if n, err := ic.Write(payload); err != nil || n != size {
+			t.Fatalf("Write(%d bytes) = %d, %v", size, n, err)
+		}
+		if w := counted.writes.Load() - before; w != 1 {
+			t.Errorf("%d bytes took %d writes on the socket, want 1", size, w)
+		}
+		if b := <-got; !bytes.Equal(b, payload) {
+			t.Fatalf("%d bytes: the client read something else", size)
+		}
+	}
+}
+
+// A record another goroutine writes while a batch is held (an alert, say)
+// reaches the socket after the batch, never inside it or before it.
+func TestBatchKeepsConcurrentWritesInOrder(t *testing.T) {
+	for i := range 200 {
+		var out bytes.Buffer
+		b := &recordBatcher{Conn: &writeOnlyConn{w: &out}}
+		b.hold()
+		b.Write([]byte("one,"))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			b.Write([]byte("two"))
+		}()
+		if i%2 == 0 {
+			runtime.Gosched()
+		}
+		if err := b.release(); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if out.String() != "one,two" {
+			t.Fatalf("socket got %q", out.String())
+		}
+	}
+}
+
+type writeOnlyConn struct {
+	net.Conn
+	w io.Writer
+}
+
+func (c *writeOnlyConn) Write(b []byte) (int, error) { return c.w.Write(b) }
