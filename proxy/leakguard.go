@@ -23,6 +23,7 @@ import (
 // strings.NewReplacer(r.pairs()...).Replace.
 type redactor struct {
 	values       [][]byte
+	finders      []finder // one per value
 	placeholders [][]byte
 	// lengthChanges reports whether a replacement can change a body's length,
 	// in which case Content-Length cannot be passed on.
@@ -46,6 +47,9 @@ func newRedactor(rs []clauderon.Redaction) *redactor {
 	}
 	if len(r.values) == 0 {
 		return nil
+	}
+	for _, v := range r.values {
+		r.finders = append(r.finders, newFinder(v))
 	}
 	return &r
 }
@@ -100,8 +104,8 @@ func (r *redactor) process(dst, src []byte, final bool) ([]byte, int) {
 	if len(r.values) > len(next) {
 		idx = make([]int, 0, len(r.values))
 	}
-	for _, v := range r.values {
-		idx = append(idx, indexFrom(src, v, 0))
+	for i := range r.finders {
+		idx = append(idx, r.finders[i].index(src, 0))
 	}
 	from := 0
 	for {
@@ -111,9 +115,9 @@ func (r *redactor) process(dst, src []byte, final bool) ([]byte, int) {
 		}
 		// Leftmost full match; ties go to the earlier (longer) value.
 		p, which := -1, -1
-		for i, v := range r.values {
+		for i := range r.finders {
 			if idx[i] >= 0 && idx[i] < from {
-				idx[i] = indexFrom(src, v, from)
+				idx[i] = r.finders[i].index(src, from)
 			}
 			if idx[i] >= 0 && (p < 0 || idx[i] < p) {
 				p, which = idx[i], i
@@ -126,14 +130,6 @@ func (r *redactor) process(dst, src []byte, final bool) ([]byte, int) {
 		dst = append(dst, r.placeholders[which]...)
 		from = p + len(r.values[which])
 	}
-}
-
-func indexFrom(b, sep []byte, from int) int {
-	i := bytes.Index(b[from:], sep)
-	if i < 0 {
-		return -1
-	}
-	return from + i
 }
 
 // pendingSuffix is the length of the longest suffix of b that is a proper

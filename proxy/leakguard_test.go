@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -173,18 +174,77 @@ func TestGuardPassesErrors(t *testing.T) {
 }
 
 func BenchmarkLeakGuard(b *testing.B) {
-	r := redactorFor("sk-ant-oat01-"+strings.Repeat("Q", 95), oauthPH, "sk-ant-api03-"+strings.Repeat("Z", 95), apiKeyPH)
-	body := bytes.Repeat([]byte("data: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"sk-ant- hello\"}}\n\n"), 4096)
-	buf := make([]byte, 32<<10)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		g := r.guard(io.NopCloser(bytes.NewReader(body)), nil)
-		for {
-			if _, err := g.Read(buf); err != nil {
-				break
+	oauth, apiKey := "sk-ant-oat01-"+strings.Repeat("Q", 95), "sk-ant-api03-"+strings.Repeat("Z", 95)
+	two := redactorFor(oauth, oauthPH, apiKey, apiKeyPH)
+	// Five credentials with realistic tails (letters and digits mixed).
+	five := redactorFor(oauth[:13]+"x7Kq2LmN9pR4sT8vW1yZ3bD5fH6jG0cE", oauthPH, apiKey[:13]+"a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuV", apiKeyPH,
+		"ghp_"+"Xy12Ab34Cd56Ef78Gh90Ij12Kl34Mn56Op78", "gh-PH", "sk-proj-"+"Tz9Wq8Ve7Ur6Ts5Rq4Pp3Oo2Nn1Mm0Ll", "oa-PH",
+		"AIzaSy"+"B7c6D5e4F3g2H1i0J9k8L7m6N5o4P3q", "gem-PH")
+	letters := make([]byte, 128<<10)
+	for i := range letters {
+		letters[i] = 'a' + byte(i%26)
+	}
+	sse := bytes.Repeat([]byte("data: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"sk-ant- hello\"}}\n\n"), 4096)
+	prose := bytes.Repeat([]byte(`{"role":"assistant","content":"The function returns the session's state; see gitrepo/worktree.go and the tests next to it."}`+"\n"), 2048)
+	for _, c := range []struct {
+		name string
+		r    *redactor
+		body []byte
+	}{{"sse-2", two, sse}, {"letters-2", two, letters}, {"prose-5", five, prose}, {"letters-5", five, letters}} {
+		b.Run(c.name, func(b *testing.B) {
+			buf := make([]byte, 32<<10)
+			b.SetBytes(int64(len(c.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				g := c.r.guard(io.NopCloser(bytes.NewReader(c.body)), nil)
+				for {
+					if _, err := g.Read(buf); err != nil {
+						break
+					}
+				}
+				g.Close()
 			}
+		})
+	}
+}
+
+// finder agrees with bytes.Index everywhere: bodies from a small alphabet
+// make near misses on every side of the anchor, at every offset.
+func TestFinderMatchesBytesIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		alpha := "abAB-"[:2+rng.IntN(4)]
+		word := func(n int) []byte {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = alpha[rng.IntN(len(alpha))]
+			}
+			return b
 		}
-		g.Close()
+		v := word(1 + rng.IntN(6))
+		s := word(rng.IntN(40))
+		from := rng.IntN(len(s) + 1)
+		f := newFinder(v)
+		want := bytes.Index(s[from:], v)
+		if want >= 0 {
+			want += from
+		}
+		if got := f.index(s, from); got != want {
+			t.Fatalf("index(%q, %d) for %q (anchor %d) = %d, want %d", s, from, v, f.at, got, want)
+		}
+	}
+}
+
+// The anchor falls in a secret's random tail, not its common prefix.
+func TestFinderAnchorsOnARareByte(t *testing.T) {
+	for v, want := range map[string]byte{
+		"sk-ant-oat01-abcdefQhijk": 'Q',
+		"ghp_ab1V2":                'V',
+		"sk-proj-Tz9":              'T',
+		"gho_abc":                  'g', // ties go to the first
+	} {
+		if f := newFinder([]byte(v)); f.anchor != want {
+			t.Errorf("%s: anchor %q, want %q", v, f.anchor, want)
+		}
 	}
 }
