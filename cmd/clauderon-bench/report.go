@@ -77,6 +77,7 @@ var metrics = []metric{
 	{key: "rps", label: "64 concurrent kept-alive clients", unit: "req/s", get: func(m measurement) float64 { return m.RPS }},
 	{key: "cpu", label: "proxy CPU time per request under 64 clients", unit: "µs", noDirect: true, get: func(m measurement) float64 { return m.CPUPerReqUS }},
 	{key: "down", label: "download of a large body", unit: "MiB/s", get: func(m measurement) float64 { return m.DownMBps }},
+	{key: "downcpu", label: "proxy CPU time per MiB downloaded", unit: "ms", noDirect: true, get: func(m measurement) float64 { return m.DownCPUPerMiBMS }, precision: 2},
 	{key: "up", label: "upload of a large body", unit: "MiB/s", get: func(m measurement) float64 { return m.UpMBps }},
 	{key: "ssep50", label: "SSE: upstream send to client arrival, p50", unit: "ms", diff: true, get: func(m measurement) float64 { return m.SSEP50 }, precision: 3},
 	{key: "ssep99", label: "SSE: upstream send to client arrival, p99", unit: "ms", diff: true, get: func(m measurement) float64 { return m.SSEP99 }, precision: 3},

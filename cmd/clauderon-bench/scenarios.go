@@ -43,6 +43,7 @@ type measurement struct {
 	RPS              float64 // 64 clients
 	CPUPerReqUS      float64 // the proxy process's CPU time per request under load, µs
 	DownMBps, UpMBps float64
+	DownCPUPerMiBMS  float64 // the proxy process's CPU time per MiB downloaded, ms
 	SSEP50, SSEP99   float64 // upstream send to client arrival, per event
 	ConnPS           float64 // new connections per second
 	RSSPerConnKiB    float64 // proxy's resident memory per idle connection
@@ -182,7 +183,7 @@ func (t *target) throughput(ctx context.Context, p params, m *measurement) {
 		m.fail("throughput", err)
 		return
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), t.cpuTime()
 	n, err := do(c, t.request(ctx, http.MethodGet, "/download?n="+strconv.FormatInt(p.BodyBytes, 10)))
 	if err == nil && n != p.BodyBytes {
 		err = fmt.Errorf("downloaded %d of %d bytes", n, p.BodyBytes)
@@ -190,7 +191,9 @@ func (t *target) throughput(ctx context.Context, p params, m *measurement) {
 	if err != nil {
 		m.fail("download", err)
 	} else {
-		m.DownMBps = float64(p.BodyBytes) / (1 << 20) / time.Since(start).Seconds()
+		mib := float64(p.BodyBytes) / (1 << 20)
+		m.DownMBps = mib / time.Since(start).Seconds()
+		m.DownCPUPerMiBMS = float64((t.cpuTime() - cpu0).Microseconds()) / 1000 / mib
 	}
 
 	req := t.request(ctx, http.MethodPost, "/upload")
