@@ -132,6 +132,16 @@ func (r *redactor) process(dst, src []byte, final bool) ([]byte, int) {
 	}
 }
 
+// contains reports whether a secret occurs in b.
+func (r *redactor) contains(b []byte) bool {
+	for i := range r.finders {
+		if r.finders[i].index(b, 0) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // pendingSuffix is the length of the longest suffix of b that is a proper
 // prefix of some secret.
 func (r *redactor) pendingSuffix(b []byte) int {
@@ -180,19 +190,38 @@ func (g *guard) Read(p []byte) (int, error) {
 			return 0, io.ErrClosedPipe
 		}
 		buf := *g.buf
-		n, err := g.src.Read(buf[g.held:])
+		// The body is read straight into p when it has room beyond what is
+		// held: a body without secrets (nearly all of them) is then never
+		// copied. Only one with a match goes through g.out.
+		in, direct := buf, len(p) > g.held
+		if direct {
+			in = p
+			copy(in, buf[:g.held])
+		}
+		n, err := g.src.Read(in[g.held:])
 		n += g.held
 		g.err = err
-		if err == io.EOF {
+		final := err == io.EOF
+		if final {
 			g.r.redactHeader(g.trailer)
 		}
 		// At the end of the body what was held is released (it was not a
 		// secret); on a broken stream it is dropped, since it may be the
 		// start of one.
 		var keep int
-		g.out, keep = g.r.process(g.out[:0], buf[:n], err == io.EOF)
+		if direct && !g.r.contains(in[:n]) {
+			if !final {
+				keep = g.r.pendingSuffix(in[:n])
+			}
+			g.held = copy(buf, in[n-keep:n])
+			if n-keep > 0 {
+				return n - keep, nil
+			}
+			continue
+		}
+		g.out, keep = g.r.process(g.out[:0], in[:n], final)
 		g.off = 0
-		g.held = copy(buf, buf[n-keep:n])
+		g.held = copy(buf, in[n-keep:n])
 	}
 }
 
