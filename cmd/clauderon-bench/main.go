@@ -127,34 +127,64 @@ func run() error {
 	return nil
 }
 
-// runTarget starts the target fresh, measures its idle-connection memory
-// first (so earlier load does not inflate the baseline), then the rest.
-func runTarget(ctx context.Context, env *benchEnv, k kind, p params) (measurement, error) {
-	var m measurement
+// runTarget starts the target fresh and runs the scenarios measured one
+// target at a time: idle-connection memory first (so earlier load does not
+// inflate the baseline), then throughput, streaming and new connections.
+func runTarget(ctx context.Context, env *benchEnv, k kind, p params, m *measurement) error {
 	t, err := k.start(ctx, env)
 	if err != nil {
-		return m, err
+		return err
 	}
 	defer t.stop()
 	steps := []struct {
 		name string
 		f    func(context.Context, params, *measurement)
 	}{
-		{"memory", t.idleMemory}, {"latency", t.latency}, {"load", t.load},
-		{"throughput", t.throughput}, {"sse", t.sse}, {"newconn", t.newConns},
+		{"memory", t.idleMemory}, {"throughput", t.throughput}, {"sse", t.sse}, {"newconn", t.newConns},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
-			return m, err
+			return err
 		}
 		if p.Scenarios != nil && !p.Scenarios[s.name] {
 			continue
 		}
-		s.f(ctx, p, &m)
+		s.f(ctx, p, m)
 	}
+	return nil
+}
+
+// runTogether starts every target fresh and runs the scenarios that take
+// turns between them (interleave.go): latency and load.
+func runTogether(ctx context.Context, env *benchEnv, ks []kind, p params, ms []*measurement) error {
+	if p.Scenarios != nil && !p.Scenarios["latency"] && !p.Scenarios["load"] {
+		return nil
+	}
+	ts := make([]*target, 0, len(ks))
+	defer func() {
+		for _, t := range ts {
+			t.stop()
+		}
+	}()
+	for _, k := range ks {
+		t, err := k.start(ctx, env)
+		if err != nil {
+			return err
+		}
+		ts = append(ts, t)
+	}
+	if p.Scenarios == nil || p.Scenarios["latency"] {
+		latencyInterleaved(ctx, ts, p, ms)
+	}
+	if p.Scenarios == nil || p.Scenarios["load"] {
+		loadInterleaved(ctx, ts, p, ms)
+	}
+	return ctx.Err()
+}
+
+func logMeasurement(name string, m measurement) {
 	logf("  %-10s p50 %.3fms p99 %.3fms  %6.0f req/s  down %5.0f up %5.0f MB/s  sse p50 %.2fms p99 %.2fms  %5.0f conn/s  %.1f KiB/conn  errors %v",
-		k.name, m.P50, m.P99, m.RPS, m.DownMBps, m.UpMBps, m.SSEP50, m.SSEP99, m.ConnPS, m.RSSPerConnKiB, m.Errors)
-	return m, nil
+		name, m.P50, m.P99, m.RPS, m.DownMBps, m.UpMBps, m.SSEP50, m.SSEP99, m.ConnPS, m.RSSPerConnKiB, m.Errors)
 }
 
 func names(ks []kind) []string {
@@ -265,12 +295,19 @@ func measure(ctx context.Context, p params, rounds int, bin, baseline, only stri
 		for i := range len(ks) - 1 {
 			order = append(order, ks[1+(i+r)%(len(ks)-1)])
 		}
-		for _, k := range order {
-			m, err := runTarget(ctx, env, k, p)
-			if err != nil {
+		ms := make([]*measurement, len(order))
+		for i, k := range order {
+			ms[i] = &measurement{}
+			if err := runTarget(ctx, env, k, p, ms[i]); err != nil {
 				return nil, err
 			}
-			res.Rounds[k.name] = append(res.Rounds[k.name], m)
+		}
+		if err := runTogether(ctx, env, order, p, ms); err != nil {
+			return nil, err
+		}
+		for i, k := range order {
+			logMeasurement(k.name, *ms[i])
+			res.Rounds[k.name] = append(res.Rounds[k.name], *ms[i])
 		}
 	}
 	res.Info.LoadAfter = loadAvg()

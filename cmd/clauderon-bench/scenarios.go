@@ -77,33 +77,6 @@ func do(c *http.Client, req *http.Request) (int64, error) {
 	return n, nil
 }
 
-func (t *target) latency(ctx context.Context, p params, m *measurement) {
-	c := &http.Client{Transport: t.transport(true)}
-	defer c.CloseIdleConnections()
-	for range 50 { // connect and warm up outside the timing
-		if _, err := do(c, t.request(ctx, http.MethodGet, "/small")); err != nil {
-			m.fail("latency", err)
-			return
-		}
-	}
-	ds := make([]time.Duration, 0, p.LatencyN)
-	upConns := t.upstreamConns(ctx)
-	defer func() {
-		if n := t.upstreamConns(ctx) - upConns; n > 1 {
-			logf("    latency: the upstream saw %d new connections for %d requests on one client connection", n, p.LatencyN)
-		}
-	}()
-	for range p.LatencyN {
-		start := time.Now()
-		if _, err := do(c, t.request(ctx, http.MethodGet, "/small")); err != nil {
-			m.fail("latency", err)
-			continue
-		}
-		ds = append(ds, time.Since(start))
-	}
-	m.P50, m.P99 = pct(ds, 50), pct(ds, 99)
-}
-
 // upstreamConns asks the upstream how many connections it accepted so far.
 func (t *target) upstreamConns(ctx context.Context) int64 {
 	c := &http.Client{Transport: (&target{roots: t.env.up.caPool, env: t.env}).transport(false)}
@@ -116,52 +89,6 @@ func (t *target) upstreamConns(ctx context.Context) int64 {
 	b, _ := io.ReadAll(res.Body)
 	n, _ := strconv.ParseInt(string(b), 10, 64)
 	return n - 1 // this request's own connection
-}
-
-// load runs LoadClients goroutines, each with its own kept-alive
-// connection, for a warm-up second and then the measured window.
-func (t *target) load(ctx context.Context, p params, m *measurement) {
-	tr := t.transport(true)
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr}
-	var count, errs atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range p.LoadClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := do(c, t.request(ctx, http.MethodGet, "/small")); err != nil {
-					errs.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				count.Add(1)
-			}
-		}()
-	}
-	time.Sleep(time.Second)
-	c0, t0, cpu0 := count.Load(), time.Now(), t.cpuTime()
-	time.Sleep(p.LoadDur)
-	c1, t1, cpu1 := count.Load(), time.Now(), t.cpuTime()
-	if c1 > c0 && t.proc != nil {
-		m.CPUPerReqUS = float64((cpu1 - cpu0).Microseconds()) / float64(c1-c0)
-	}
-	close(stop)
-	wg.Wait()
-	m.RPS = float64(c1-c0) / t1.Sub(t0).Seconds()
-	if n := errs.Load(); n > 0 {
-		for range n {
-			m.fail("load", fmt.Errorf("%v", firstErr.Load()))
-		}
-	}
 }
 
 // repeatReader yields n bytes of chunk without allocating.
