@@ -97,6 +97,7 @@ type Proxy struct {
 	upstreamTLS *tls.Config
 	tlsConf     *tls.Config
 	redactors   redactorCache
+	slow        slowRequests // requests whose client goneWatcher watches
 
 	closing atomic.Bool
 	mu      sync.Mutex

@@ -190,7 +190,7 @@ func (p *Proxy) serveOne(ctx context.Context, cancel context.CancelFunc, ic *int
 			writerPool.Put(bw)
 		}
 	}()
-	w.watch = &goneWatcher{conn: ic, src: src, br: br, cancel: cancel, done: make(chan struct{})}
+	w.watch = &goneWatcher{conn: ic, src: src, br: br, cancel: cancel}
 	if req.Body != nil && req.Body != http.NoBody {
 		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 && hasToken(req.Header.Get("Expect"), "100-continue") {
 			req.Body = &expectContinueReader{ReadCloser: req.Body, w: w}
@@ -373,21 +373,20 @@ type goneWatcher struct {
 	bodyRead atomic.Bool        // the request body reached its end (or there is none)
 
 	mu       sync.Mutex
-	timer    *time.Timer
 	stopped  bool
 	watching bool
 	gone     bool          // the client went away
 	upstream net.Conn      // the upstream connection of the exchange, interrupted when the client goes
-	done     chan struct{} // closed when the reading goroutine ends
+	done     chan struct{} // closed when the reading goroutine ends (made when it starts)
 }
 
 // goneWatchDelay is how long a request runs before its client is watched.
 const goneWatchDelay = 100 * time.Millisecond
 
+// start has the watcher fire once the request has run for goneWatchDelay
+// (see slowRequests).
 func (g *goneWatcher) start() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.timer = time.AfterFunc(goneWatchDelay, g.fire)
+	g.conn.p.slow.add(g, time.Now())
 }
 
 func (g *goneWatcher) fire() {
@@ -399,10 +398,11 @@ func (g *goneWatcher) fire() {
 	if !g.bodyRead.Load() || g.br.Buffered() > 0 {
 		// The body is still being read (or the client pipelined its next
 		// request): the client is there. Look again later.
-		g.timer.Reset(goneWatchDelay)
+		g.conn.p.slow.add(g, time.Now())
 		return
 	}
 	g.watching = true
+	g.done = make(chan struct{})
 	go g.read()
 }
 
@@ -453,9 +453,7 @@ func (g *goneWatcher) stop() {
 		return
 	}
 	g.stopped = true
-	if g.timer != nil {
-		g.timer.Stop()
-	}
+	g.conn.p.slow.remove(g)
 	watching := g.watching
 	g.mu.Unlock()
 	if watching {
