@@ -100,6 +100,10 @@ type Log struct {
 	f    *os.File // nil once closed
 	lock *os.File // path.lock, see rotate
 	size int64    // bytes in f
+	// torn is set when f ends in part of a line: a write cut short (a full
+	// disk), or a crash mid-write before Open. The next write ends that
+	// part with a newline first, so the line after it is whole.
+	torn bool
 	// rotateFailing is set while rotation fails, so the failure is logged
 	// once rather than on every batch.
 	rotateFailing bool
@@ -145,7 +149,9 @@ func Open(path string, opts Options) (*Log, error) {
 // openFile opens l.path for appending and learns its size. Callers are the
 // writer (or own l exclusively).
 func (l *Log) openFile() error {
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, fileMode)
+	// Read and write: the last byte tells whether the file ends in a torn
+	// line.
+	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, fileMode)
 	if err != nil {
 		return fmt.Errorf("open audit log: %w", err)
 	}
@@ -159,7 +165,16 @@ func (l *Log) openFile() error {
 		f.Close()
 		return fmt.Errorf("stat audit log: %w", err)
 	}
-	l.f, l.size = f, fi.Size()
+	torn := false
+	if fi.Size() > 0 {
+		var last [1]byte
+		if _, err := f.ReadAt(last[:], fi.Size()-1); err != nil {
+			f.Close()
+			return fmt.Errorf("read audit log: %w", err)
+		}
+		torn = last[0] != '\n'
+	}
+	l.f, l.size, l.torn = f, fi.Size(), torn
 	return nil
 }
 
@@ -284,10 +299,19 @@ func (l *Log) writeBatch(b []byte) (lost int, err error) {
 		if n == 0 {
 			n = len(b) // not rotated: append past the limit rather than lose events
 		}
+		if l.torn {
+			if _, err := l.f.Write([]byte{'\n'}); err != nil {
+				return bytes.Count(b, []byte{'\n'}), fmt.Errorf("write audit log: %w", err)
+			}
+			l.size++
+			l.torn = false
+		}
 		w, err := l.f.Write(b[:n])
 		l.size += int64(w)
 		if err != nil {
-			// A line cut short by the failure is lost with those after it.
+			// A line cut short by the failure is lost with those after it;
+			// the next write ends it.
+			l.torn = w > 0 && b[w-1] != '\n'
 			return bytes.Count(b[w:], []byte{'\n'}), fmt.Errorf("write audit log: %w", err)
 		}
 		b = b[n:]
