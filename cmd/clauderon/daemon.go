@@ -3,23 +3,17 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clauderon/clauderon"
 	"github.com/clauderon/clauderon/audit"
-	"github.com/clauderon/clauderon/docker"
-	"github.com/clauderon/clauderon/firewall"
 	"github.com/clauderon/clauderon/gitrepo"
 	"github.com/clauderon/clauderon/httpapi"
 	"github.com/clauderon/clauderon/policy"
@@ -287,153 +281,4 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	return nil
 }
 
-// installFirewall adds the host rules that leave the proxy port on the
-// gateway as the only thing session containers can reach, and removes them
-// at shutdown. Without root (or iptables) the daemon runs on, and says how
-// exposed the host is; `clauderon doctor` says it too.
-func (m *Main) installFirewall(ctx context.Context, log *slog.Logger, n docker.NetworkInfo, port int) error {
-	rules, err := firewall.Install(ctx, firewall.Spec{Bridge: n.Bridge, Subnet: n.Subnet, Gateway: n.Gateway, Port: port})
-	if errors.Is(err, firewall.ErrNoPrivilege) {
-		log.Warn("host firewall rules NOT installed: session containers can reach every port on this host's addresses; run the daemon as root (with iptables) to close them", "reason", err.Error())
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("install host firewall rules for %s: %w", n.Bridge, err)
-	}
-	m.Firewall = true
-	log.Info("host firewall installed", "bridge", n.Bridge, "allowed", netip.AddrPortFrom(n.Gateway, uint16(port)).String())
-	m.onClose(rules.Remove)
-	return nil
-}
-
-// egressDefaults is what every session may reach besides its agent's hosts
-// and its own --allow: config.toml's allow list when it is set (it replaces
-// the built-in list), else policy.DefaultAllow. Config validated the entries.
-func egressDefaults(allow []string) ([]clauderon.HostPattern, []netip.Prefix) {
-	if allow == nil {
-		return policy.DefaultAllow(), nil
-	}
-	hosts, addrs, _ := clauderon.ParseAllow(allow)
-	if hosts == nil {
-		hosts = []clauderon.HostPattern{} // set, and empty: nothing by default
-	}
-	return hosts, addrs
-}
-
 func (m *Main) onClose(f func(context.Context) error) { m.closers = append(m.closers, f) }
-
-// acquireLock makes this the only daemon for its home. The lock file holds
-// the owner's pid, so a second start can say who holds it.
-func (m *Main) acquireLock() error {
-	path := filepath.Join(m.Home, "daemon.lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("open lock %s: %w", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		b := make([]byte, 32)
-		n, _ := f.ReadAt(b, 0)
-		f.Close()
-		pid := string(b[:n])
-		return clauderon.Errorf(clauderon.ECONFLICT, "another clauderon daemon (pid %s) is running for %s: stop it first, or use another --home", trimSpace(pid), m.Home)
-	}
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	m.lock = f
-	return nil
-}
-
-func trimSpace(s string) string {
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == ' ') {
-		s = s[:len(s)-1]
-	}
-	if s == "" {
-		return "unknown"
-	}
-	return s
-}
-
-// proxyListeners listens on the configured address and, so containers reach
-// the proxy, on the Docker network's gateway with the same port. Listening on
-// the gateway rather than every interface keeps the proxy off the LAN.
-func proxyListeners(listen string, gateway netip.Addr) ([]net.Listener, int, error) {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return nil, 0, clauderon.Errorf(clauderon.EINVALID, "invalid proxy address %q: want HOST:PORT, like 127.0.0.1:18080", listen)
-	}
-	first, err := net.Listen("tcp", listen)
-	if err != nil {
-		return nil, 0, clauderon.Errorf(clauderon.EUNAVAILABLE, "cannot listen on %s: %v (is another proxy running? pick another port with --listen)", listen, err)
-	}
-	port := first.Addr().(*net.TCPAddr).Port
-	lns := []net.Listener{first}
-	if ip := net.ParseIP(host); (ip != nil && ip.IsUnspecified()) || !gateway.IsValid() {
-		return lns, port, nil // already reachable on the gateway, or no Docker network
-	}
-	gw, err := net.Listen("tcp", netip.AddrPortFrom(gateway, uint16(port)).String())
-	if err != nil {
-		first.Close()
-		return nil, 0, clauderon.Errorf(clauderon.EUNAVAILABLE, "cannot listen on the Docker network gateway %s port %d: %v", gateway, port, err)
-	}
-	return append(lns, gw), port, nil
-}
-
-// manualArgs renders `docker run` arguments for proxy-env: the network, the
-// proxy host mapping, the environment and the files, written under
-// $CLAUDERON_HOME/manual/NAME and mounted.
-func manualArgs(home, network string, gateway netip.Addr, port int) func(string, []string, []clauderon.SpecFile) ([]string, error) {
-	var mu sync.Mutex
-	return func(name string, env []string, files []clauderon.SpecFile) ([]string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		dir := filepath.Join(home, "manual", name)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		args := []string{"--network", network, "--add-host", session.ProxyHost + ":" + gateway.String()}
-		for _, kv := range env {
-			args = append(args, "-e", kv)
-		}
-		for _, f := range files {
-			host := filepath.Join(dir, filepath.Base(f.Path))
-			mode := os.FileMode(f.Mode)
-			if f.Writable {
-				mode = 0o666 // the container's user is unknown: let it write its own copy
-			}
-			if err := writeFileAtomic(host, f.Data, mode); err != nil {
-				return nil, err
-			}
-			mount := host + ":" + f.Path
-			if !f.Writable {
-				mount += ":ro"
-			}
-			args = append(args, "-v", mount)
-		}
-		if err := os.Chmod(dir, 0o755); err != nil {
-			return nil, err
-		}
-		return args, nil
-	}
-}
-
-// writeFileAtomic writes via a temporary file and rename, so readers never
-// see half a file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
