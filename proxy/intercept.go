@@ -161,6 +161,9 @@ func (c *interceptedConn) Write(b []byte) (int, error) {
 }
 
 func (c *interceptedConn) Close() error {
+	if c.batch != nil && c.batch.busy.Load() {
+		c.batch.Conn.Close() // breaks the batch's write (see recordBatcher)
+	}
 	err := c.Conn.Close()
 	c.closeOnce.Do(func() { c.p.untrack(c) })
 	return err

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // maxRecordPlaintext is the most plaintext one TLS record carries.
@@ -23,11 +24,17 @@ const maxRecordPlaintext = 16 << 10
 // to a key update read by goneWatcher); crypto/tls orders them under its own
 // lock, and mu keeps a direct write from slipping between the records held
 // and their release.
+//
+// crypto/tls's Close breaks a Write in flight by closing the connection
+// under it. A batch being sent is no longer a tls.Conn Write, so busy lets
+// interceptedConn.Close do the same for it, rather than queue the close
+// alert behind a write to a client that does not read.
 type recordBatcher struct {
 	net.Conn
 	mu      sync.Mutex
 	holding bool
-	buf     *[]byte // pooled, only while holding
+	buf     *[]byte     // pooled, only while holding
+	busy    atomic.Bool // from hold until release has sent the batch
 }
 
 var batchBufs = sync.Pool{New: func() any {
@@ -46,6 +53,7 @@ func (b *recordBatcher) Write(p []byte) (int, error) {
 }
 
 func (b *recordBatcher) hold() {
+	b.busy.Store(true)
 	b.mu.Lock()
 	b.holding = true
 	b.buf = batchBufs.Get().(*[]byte)
@@ -54,6 +62,7 @@ func (b *recordBatcher) hold() {
 
 // release sends what was held, in one write.
 func (b *recordBatcher) release() error {
+	defer b.busy.Store(false)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.holding = false

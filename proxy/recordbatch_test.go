@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // writeCountingConn counts the writes that reach the socket.
@@ -67,7 +68,7 @@ func tlsPairWithBatcher(t *testing.T) (*interceptedConn, *writeCountingConn, *tl
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	return &interceptedConn{Conn: server, batch: batch}, counted, client
+	return &interceptedConn{Conn: server, batch: batch, p: &Proxy{}}, counted, client
 }
 
 // A write larger than one TLS record leaves in one write(2) and arrives whole.
@@ -126,3 +127,36 @@ type writeOnlyConn struct {
 }
 
 func (c *writeOnlyConn) Write(b []byte) (int, error) { return c.w.Write(b) }
+
+// Closing the connection while a batch is stuck on a client that does not
+// read breaks the write at once, as crypto/tls does for a write of its own,
+// instead of waiting out its close alert's 5 s deadline behind it.
+func TestCloseBreaksABatchStuckOnTheClient(t *testing.T) {
+	ic, counted, client := tlsPairWithBatcher(t)
+	_ = client // never read: the socket buffers fill up
+	before := counted.writes.Load()
+	wrote := make(chan error, 1)
+	go func() {
+		// Larger than loopback's socket buffers, so the batch's one
+		// write blocks.
+		_, err := ic.Write(make([]byte, 24<<20))
+		wrote <- err
+	}()
+	for counted.writes.Load() == before { // the batch's write has begun
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // and is stuck
+	closed := make(chan struct{})
+	go func() {
+		ic.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close waited behind the stuck batch")
+	}
+	if err := <-wrote; err == nil {
+		t.Fatal("the stuck write did not fail")
+	}
+}
