@@ -37,8 +37,14 @@ type recordBatcher struct {
 	busy    atomic.Bool // from hold until release has sent the batch
 }
 
+// maxBatch is the largest write gathered: the relay's writes (a copy buffer
+// and chunk framing) fit, so the pooled buffers never grow. A larger write
+// has many full records, whose separate writes cost little next to it.
+const maxBatch = 2 * copyBufferSize
+
 var batchBufs = sync.Pool{New: func() any {
-	b := make([]byte, 0, 2*copyBufferSize+1024)
+	// Room for maxBatch of plaintext and each record's overhead.
+	b := make([]byte, 0, maxBatch+1024)
 	return &b
 }}
 

@@ -134,18 +134,26 @@ func (c *writeOnlyConn) Write(b []byte) (int, error) { return c.w.Write(b) }
 func TestCloseBreaksABatchStuckOnTheClient(t *testing.T) {
 	ic, counted, client := tlsPairWithBatcher(t)
 	_ = client // never read: the socket buffers fill up
-	before := counted.writes.Load()
 	wrote := make(chan error, 1)
 	go func() {
-		// Larger than loopback's socket buffers, so the batch's one
-		// write blocks.
-		_, err := ic.Write(make([]byte, 24<<20))
-		wrote <- err
+		piece := make([]byte, maxRecordPlaintext+8) // batched, like a framed chunk
+		for {
+			if _, err := ic.Write(piece); err != nil {
+				wrote <- err
+				return
+			}
+		}
 	}()
-	for counted.writes.Load() == before { // the batch's write has begun
-		time.Sleep(time.Millisecond)
+	// Wait until the writes stop: the buffers are full and a batch's write
+	// is stuck.
+	for last := int64(-1); ; {
+		time.Sleep(200 * time.Millisecond)
+		n := counted.writes.Load()
+		if n == last && ic.batch.busy.Load() {
+			break
+		}
+		last = n
 	}
-	time.Sleep(200 * time.Millisecond) // and is stuck
 	closed := make(chan struct{})
 	go func() {
 		ic.Close()
