@@ -149,15 +149,7 @@ type interceptedConn struct {
 // Write sends b; more than one TLS record of it leaves in one write(2)
 // (see recordBatcher).
 func (c *interceptedConn) Write(b []byte) (int, error) {
-	if len(b) <= maxRecordPlaintext || len(b) > maxBatch {
-		return c.Conn.Write(b)
-	}
-	c.batch.hold()
-	n, err := c.Conn.Write(b)
-	if rerr := c.batch.release(); err == nil && rerr != nil {
-		return 0, rerr
-	}
-	return n, err
+	return c.batch.writeThrough(c.Conn, b)
 }
 
 func (c *interceptedConn) Close() error {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -82,3 +83,27 @@ func (b *recordBatcher) release() error {
 	batchBufs.Put(buf)
 	return err
 }
+
+// writeThrough writes p to w, the TLS connection over b, gathering its
+// records into one write(2) when it has more than one and no more than
+// maxBatch bytes.
+func (b *recordBatcher) writeThrough(w io.Writer, p []byte) (int, error) {
+	if len(p) <= maxRecordPlaintext || len(p) > maxBatch {
+		return w.Write(p)
+	}
+	b.hold()
+	n, err := w.Write(p)
+	if rerr := b.release(); err == nil && rerr != nil {
+		return 0, rerr
+	}
+	return n, err
+}
+
+// batchWriter is a TLS connection seen through its batcher, for a
+// bufio.Writer to flush into.
+type batchWriter struct {
+	w io.Writer
+	b *recordBatcher
+}
+
+func (bw batchWriter) Write(p []byte) (int, error) { return bw.b.writeThrough(bw.w, p) }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httputil"
 	"slices"
 	"strconv"
 	"strings"
@@ -281,18 +280,16 @@ func writeRequest(bw *bufio.Writer, r *http.Request, body io.Reader, host string
 
 // writeBody copies the request body: as it is for a declared length, or in
 // chunks with the client's trailers.
-func writeBody(bw io.Writer, r *http.Request, body io.Reader, chunked bool) error {
+func writeBody(bw *bufio.Writer, r *http.Request, body io.Reader, chunked bool) error {
 	bp := copyBuffers.get()
 	defer copyBuffers.put(bp)
-	var dst io.Writer = bw
-	var cw io.WriteCloser
+	var dst io.Writer = writerOnly{bw}
 	if chunked {
-		cw = httputil.NewChunkedWriter(bw)
-		dst = cw
+		dst = chunkWriter{bw}
 	}
 	// writerOnly hides bufio.Writer's ReadFrom, which would copy through
 	// its 4 KiB buffer: large bodies go in 32 KiB writes.
-	n, err := io.CopyBuffer(writerOnly{dst}, body, *bp)
+	n, err := io.CopyBuffer(dst, body, *bp)
 	if err != nil {
 		return err
 	}
@@ -302,14 +299,22 @@ func writeBody(bw io.Writer, r *http.Request, body io.Reader, chunked bool) erro
 		}
 		return nil
 	}
-	if err := cw.Close(); err != nil { // the last chunk, "0\r\n"
-		return err
-	}
+	bw.WriteString("0\r\n") // the last chunk
 	if err := r.Trailer.Write(bw); err != nil {
 		return err
 	}
-	_, err = io.WriteString(bw, "\r\n")
+	_, err = bw.WriteString("\r\n")
 	return err
+}
+
+// chunkWriter frames each write as one chunk (see writeChunk).
+type chunkWriter struct{ bw *bufio.Writer }
+
+func (c chunkWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // a zero-length chunk would end the body
+	}
+	return writeChunk(c.bw, p)
 }
 
 type writerOnly struct{ io.Writer }

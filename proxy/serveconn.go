@@ -619,6 +619,33 @@ func (w *respWriter) writeStatusLine(code int) {
 	w.bw.WriteString("\r\n")
 }
 
+// writeChunk writes p (not empty) as one chunk of chunked framing. A chunk
+// the buffer has no room for goes out framed in one piece: through the
+// buffer it would leave as a 4 KiB record, then the rest, then the two bytes
+// ending it (three writes on the socket).
+func writeChunk(bw *bufio.Writer, p []byte) (int, error) {
+	if len(p)+chunkFraming > bw.Available() {
+		sp := chunkScratch.Get().(*[]byte)
+		defer chunkScratch.Put(sp)
+		out := strconv.AppendInt((*sp)[:0], int64(len(p)), 16)
+		out = append(append(append(out, "\r\n"...), p...), "\r\n"...)
+		if cap(out) <= copyBufferSize+chunkFraming { // a larger one is not kept
+			*sp = out[:0]
+		}
+		if _, err := bw.Write(out); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	bw.WriteString(strconv.FormatInt(int64(len(p)), 16))
+	bw.WriteString("\r\n")
+	n, err := bw.Write(p)
+	if err == nil {
+		_, err = bw.WriteString("\r\n")
+	}
+	return n, err
+}
+
 func (w *respWriter) Write(b []byte) (int, error) {
 	if w.hijacked {
 		return 0, http.ErrHijacked
@@ -642,25 +669,8 @@ func (w *respWriter) Write(b []byte) (int, error) {
 		}
 	}
 	var n int
-	if w.chunked && len(b)+chunkFraming > w.bw.Available() {
-		// A chunk the buffer has no room for goes out framed in one piece:
-		// through the buffer it would leave as a 4 KiB record, then the
-		// rest, then the two bytes ending it (three writes on the socket).
-		sp := chunkScratch.Get().(*[]byte)
-		out := strconv.AppendInt((*sp)[:0], int64(len(b)), 16)
-		out = append(append(append(out, "\r\n"...), b...), "\r\n"...)
-		if _, w.err = w.bw.Write(out); w.err == nil {
-			n = len(b)
-		}
-		*sp = out[:0]
-		chunkScratch.Put(sp)
-	} else if w.chunked {
-		w.bw.WriteString(strconv.FormatInt(int64(len(b)), 16))
-		w.bw.WriteString("\r\n")
-		n, w.err = w.bw.Write(b)
-		if w.err == nil {
-			_, w.err = w.bw.WriteString("\r\n")
-		}
+	if w.chunked {
+		n, w.err = writeChunk(w.bw, b)
 	} else {
 		n, w.err = w.bw.Write(b)
 	}

@@ -37,8 +37,9 @@ type upstreamKey struct {
 type upstreamConn struct {
 	key    upstreamKey
 	tc     *tls.Conn
-	raw    net.Conn   // under tc: deadlines that interrupt a blocked read
-	src    connSource // what br reads: the connection, with a head-size limit
+	batch  *recordBatcher // between tc and raw
+	raw    net.Conn       // under tc: deadlines that interrupt a blocked read
+	src    connSource     // what br reads: the connection, with a head-size limit
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
@@ -50,7 +51,7 @@ func (uc *upstreamConn) attach() {
 	uc.br = readerPool.Get().(*bufio.Reader)
 	uc.br.Reset(&uc.src)
 	uc.bw = writerPool.Get().(*bufio.Writer)
-	uc.bw.Reset(uc.tc)
+	uc.bw.Reset(batchWriter{w: uc.tc, b: uc.batch})
 }
 
 // detach returns the buffers to their pools.
@@ -210,7 +211,8 @@ func (p *Proxy) dialUpstream(ctx context.Context, key upstreamKey, host string) 
 	}
 	conf := p.upstreamTLS.Clone()
 	conf.ServerName = host
-	tc := tls.Client(raw, conf)
+	batch := &recordBatcher{Conn: raw}
+	tc := tls.Client(batch, conf)
 	hctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	err = tc.HandshakeContext(hctx)
 	cancel()
@@ -218,7 +220,7 @@ func (p *Proxy) dialUpstream(ctx context.Context, key upstreamKey, host string) 
 		raw.Close()
 		return nil, err
 	}
-	uc := &upstreamConn{key: key, tc: tc, raw: raw}
+	uc := &upstreamConn{key: key, tc: tc, batch: batch, raw: raw}
 	uc.src = connSource{c: tc, limit: -1}
 	uc.attach()
 	return uc, nil
