@@ -10,14 +10,15 @@ import (
 // maxRecordPlaintext is the most plaintext one TLS record carries.
 const maxRecordPlaintext = 16 << 10
 
-// recordBatcher sits under the client's TLS connection and lets one large
-// write leave as one write(2).
+// recordBatcher sits under a TLS connection (the client's, and each
+// upstream one) and lets one large write leave as one write(2).
 //
 // crypto/tls encrypts a write record by record and sends each record with a
 // write of its own. A body relayed in chunked framing is read 16 KiB (one
-// upstream record) at a time and leaves as 16 KiB plus 8 bytes of framing:
-// two records, so two system calls and two TCP segments, the second carrying
-// 30 bytes. The download benchmark showed exactly that pair for every 16 KiB.
+// record of the other leg) at a time and leaves as 16 KiB plus 8 bytes of
+// framing: two records, so two system calls and two TCP segments, the second
+// carrying 30 bytes. The download benchmark showed exactly that pair for
+// every 16 KiB.
 // While held, the batcher gathers the records and sends them together on
 // release.
 //
