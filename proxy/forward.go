@@ -12,7 +12,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/clauderon/clauderon"
 )
@@ -77,9 +76,10 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		out.Header.Set(ex.cred.Rule.Header, ex.cred.HeaderValue())
 		ex.injected = true
 	}
-	if ex.red != nil && strings.EqualFold(out.Header.Get("Upgrade"), "websocket") {
+	if ex.red != nil && out.Header.Get("Upgrade") != "" {
 		// No permessage-deflate: the leak guard must read every frame
-		// (wsguard.go).
+		// (wsguard.go). Any upgrade, not only one of exactly "websocket":
+		// the container chooses the header.
 		out.Header.Del("Sec-WebSocket-Extensions")
 	}
 }

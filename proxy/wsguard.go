@@ -46,16 +46,19 @@ func (p *Proxy) guardSwitch(ex *exchange, res *http.Response, conn io.ReadWriteC
 	if ex.red == nil {
 		return conn, nil
 	}
-	if !strings.EqualFold(res.Header.Get("Upgrade"), "websocket") {
-		// Not a protocol the guard can parse: redact it as a byte stream.
-		// A replacement that changes the length may break that protocol's
-		// own framing, but it never passes a secret.
-		return switchGuard{Reader: ex.red.guard(conn, nil), conn: conn}, nil
-	}
+	// Checked on every 101, whatever it names: an extension makes frames
+	// unreadable.
 	for _, v := range res.Header.Values("Sec-WebSocket-Extensions") {
 		if strings.TrimSpace(v) != "" {
 			return nil, errWSExtension
 		}
+	}
+	if !hasToken(res.Header.Get("Upgrade"), "websocket") {
+		// Not a protocol the guard can parse: redact it as a byte stream.
+		// A replacement that changes the length may break that protocol's
+		// own framing. A secret the protocol encodes (compressed, say)
+		// is not recognised: see docs/SECURITY.md.
+		return switchGuard{Reader: ex.red.guard(conn, nil), conn: conn}, nil
 	}
 	return ex.red.wsGuard(conn, func(err error) {
 		reason := err.Error()

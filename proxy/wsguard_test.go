@@ -534,15 +534,16 @@ func FuzzWSGuard(f *testing.F) {
 // frame.
 
 // rawWSAccept answers a WebSocket upgrade by hand, with extra header lines,
-// so that a test upstream can send any bytes as frames.
+// so that a test upstream can send any bytes as frames. It echoes the
+// request's Upgrade value, as ReverseProxy requires.
 func rawWSAccept(w http.ResponseWriter, r *http.Request, extra string) (net.Conn, *bufio.ReadWriter, error) {
 	sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
-		base64.StdEncoding.EncodeToString(sum[:]), extra)
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+		r.Header.Get("Upgrade"), base64.StdEncoding.EncodeToString(sum[:]), extra)
 	return conn, brw, brw.Flush()
 }
 
@@ -550,12 +551,18 @@ func rawWSAccept(w http.ResponseWriter, r *http.Request, extra string) (net.Conn
 // offering permessage-deflate, with the placeholder as its credential.
 func (h *harness) rawWSDial(t *testing.T, path string) (*bufio.Reader, *http.Response) {
 	t.Helper()
+	return h.rawUpgradeDial(t, path, "websocket")
+}
+
+// rawUpgradeDial is rawWSDial with the Upgrade header's value given.
+func (h *harness) rawUpgradeDial(t *testing.T, path, upgrade string) (*bufio.Reader, *http.Response) {
+	t.Helper()
 	c, res := h.rawConnect(t, openaiHost+":443", basicAuth(h.session, testToken))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("CONNECT: %d", res.StatusCode)
 	}
 	tc := tls.Client(c, &tls.Config{ServerName: openaiHost, RootCAs: h.ca.pool})
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + openaiHost + "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + openaiHost + "\r\nConnection: Upgrade\r\nUpgrade: " + upgrade + "\r\n" +
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
 		"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" +
 		"Authorization: Bearer " + openaiPH + "\r\n\r\n"
@@ -745,6 +752,32 @@ func TestWebSocketCompressionRefused(t *testing.T) {
 	ev := h.audit.waitFor(t, "websocket", func(ev clauderon.AuditEvent) bool { return ev.Path == "/v1/responses" })
 	if ev.Status != http.StatusBadGateway || ev.Decision != clauderon.DecisionError || !strings.Contains(ev.Error, "extension") {
 		t.Errorf("event %+v", ev)
+	}
+	if bytes.Contains(body, []byte(secret)) {
+		t.Errorf("the secret reached the client")
+	}
+	h.assertNoCanary(t, secret)
+}
+
+// TestWebSocketAmongOtherUpgradesStillGuarded: "Upgrade: websocket, x",
+// echoed by the upstream, is still a WebSocket to the guard: the extension
+// offer never reaches the upstream, and one negotiated anyway is refused
+// (before, only an Upgrade of exactly "websocket" was, so compressed frames
+// passed as an unreadable byte stream).
+func TestWebSocketAmongOtherUpgradesStillGuarded(t *testing.T) {
+	t.Parallel()
+	up, closed := wsHangingUpstream(t, "Sec-WebSocket-Extensions: permessage-deflate\r\n", func(auth string) [][]byte {
+		return [][]byte{cat([]byte{0xc1, byte(len(auth))}, []byte(auth))} // "compressed"
+	})
+	h, secret := openaiProxy(t, up)
+	_, res := h.rawUpgradeDial(t, "/v1/responses", "websocket, x-other")
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "extension") {
+		t.Errorf("client got %d %q", res.StatusCode, body)
+	}
+	waitClosed(t, closed)
+	if r := up.requests()[0]; r.Header.Get("Sec-WebSocket-Extensions") != "" {
+		t.Errorf("the extension offer reached the upstream: %v", r.Header)
 	}
 	if bytes.Contains(body, []byte(secret)) {
 		t.Errorf("the secret reached the client")
