@@ -153,7 +153,7 @@ func (c *interceptedConn) Write(b []byte) (int, error) {
 }
 
 func (c *interceptedConn) Close() error {
-	if c.batch != nil && c.batch.busy.Load() {
+	if c.batch.busy.Load() {
 		c.batch.Conn.Close() // breaks the batch's write (see recordBatcher)
 	}
 	err := c.Conn.Close()

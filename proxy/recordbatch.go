@@ -27,6 +27,10 @@ const maxRecordPlaintext = 16 << 10
 // lock, and mu keeps a direct write from slipping between the records held
 // and their release.
 //
+// writeThrough must not run in two goroutines at once (two batches would
+// mix): each connection has one writer of data, the goroutine serving the
+// exchange, or ReverseProxy's copy to the client after a protocol switch.
+//
 // crypto/tls's Close breaks a Write in flight by closing the connection
 // under it. A batch being sent is no longer a tls.Conn Write, so busy lets
 // interceptedConn.Close do the same for it, rather than queue the close

@@ -421,6 +421,9 @@ func (g *goneWatcher) read() {
 	gone := err != nil && !g.stopped
 	if gone {
 		g.gone = true
+		// Cancel first: the exchange, woken by the deadline below, tells
+		// a client gone from an upstream failure by its context.
+		g.cancel()
 		if g.upstream != nil {
 			// The upstream stops generating at once, whether the
 			// exchange waits for its answer or for the next piece of a
@@ -429,9 +432,6 @@ func (g *goneWatcher) read() {
 		}
 	}
 	g.mu.Unlock()
-	if gone {
-		g.cancel()
-	}
 }
 
 // watchUpstream names the upstream connection to interrupt if the client
