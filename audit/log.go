@@ -149,9 +149,7 @@ func Open(path string, opts Options) (*Log, error) {
 // openFile opens l.path for appending and learns its size. Callers are the
 // writer (or own l exclusively).
 func (l *Log) openFile() error {
-	// Read and write: the last byte tells whether the file ends in a torn
-	// line.
-	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, fileMode)
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, fileMode)
 	if err != nil {
 		return fmt.Errorf("open audit log: %w", err)
 	}
@@ -165,17 +163,25 @@ func (l *Log) openFile() error {
 		f.Close()
 		return fmt.Errorf("stat audit log: %w", err)
 	}
-	torn := false
-	if fi.Size() > 0 {
-		var last [1]byte
-		if _, err := f.ReadAt(last[:], fi.Size()-1); err != nil {
-			f.Close()
-			return fmt.Errorf("read audit log: %w", err)
-		}
-		torn = last[0] != '\n'
-	}
-	l.f, l.size, l.torn = f, fi.Size(), torn
+	l.f, l.size, l.torn = f, fi.Size(), endsTorn(l.path, fi.Size())
 	return nil
+}
+
+// endsTorn reports whether the file of size bytes at path ends in part of a
+// line. A file that cannot be read (a log one may only append to) is taken
+// as whole, as before the check existed.
+func endsTorn(path string, size int64) bool {
+	if size == 0 {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var last [1]byte
+	_, err = f.ReadAt(last[:], size-1)
+	return err == nil && last[0] != '\n'
 }
 
 // Record appends ev as one line. It is safe for concurrent use. The event is
