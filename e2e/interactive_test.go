@@ -1,37 +1,21 @@
 package e2e
 
 import (
-	"bytes"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
 
 	"github.com/clauderon/clauderon"
+	"github.com/clauderon/clauderon/internal/testutil"
 )
 
 // screen collects what a pseudo-terminal shows.
-type screen struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *screen) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *screen) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
+type screen struct{ testutil.SyncBuffer }
 
 // waitFor waits until the screen shows want. The deadline only bounds a
 // broken run; nothing is measured.

@@ -91,7 +91,8 @@ func loadInterleaved(ctx context.Context, ts []*target, p params, ms []*measurem
 		defer trs[i].CloseIdleConnections()
 	}
 	// run drives target i with LoadClients clients for warm, then measured
-	// for d, and adds what it saw to its tally.
+	// for d (none: a warm-up turn), and adds what it saw to its tally;
+	// errors count in every turn.
 	run := func(i int, warm, d time.Duration) {
 		t, c := ts[i], &http.Client{Transport: trs[i]}
 		var count, errs atomic.Int64
@@ -124,17 +125,18 @@ func loadInterleaved(ctx context.Context, ts []*target, p params, ms []*measurem
 		close(stop)
 		wg.Wait()
 		tl := &tallies[i]
-		tl.count += c1 - c0
-		tl.dur += t1.Sub(t0)
-		tl.cpu += cpu1 - cpu0
+		if d > 0 {
+			tl.count += c1 - c0
+			tl.dur += t1.Sub(t0)
+			tl.cpu += cpu1 - cpu0
+		}
 		tl.errs += errs.Load()
 		if v := firstErr.Load(); v != nil && tl.first == "" {
 			tl.first = v.(string)
 		}
 	}
 	for i := range ts {
-		run(i, time.Second, 0)
-		tallies[i] = tally{errs: tallies[i].errs, first: tallies[i].first}
+		run(i, time.Second, 0) // opens the clients' connections
 	}
 	turns := max(1, int(p.LoadDur/loadSlice))
 	for s := range turns {

@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -131,25 +132,24 @@ func run() error {
 // target at a time: idle-connection memory first (so earlier load does not
 // inflate the baseline), then throughput, streaming and new connections.
 func runTarget(ctx context.Context, env *benchEnv, k kind, p params, m *measurement) error {
+	names := []string{"memory", "throughput", "sse", "newconn"}
+	if p.Scenarios != nil && !slices.ContainsFunc(names, func(n string) bool { return p.Scenarios[n] }) {
+		return nil // none of them asked for: no process to start
+	}
 	t, err := k.start(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer t.stop()
-	steps := []struct {
-		name string
-		f    func(context.Context, params, *measurement)
-	}{
-		{"memory", t.idleMemory}, {"throughput", t.throughput}, {"sse", t.sse}, {"newconn", t.newConns},
-	}
-	for _, s := range steps {
+	steps := []func(context.Context, params, *measurement){t.idleMemory, t.throughput, t.sse, t.newConns}
+	for i, f := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if p.Scenarios != nil && !p.Scenarios[s.name] {
+		if p.Scenarios != nil && !p.Scenarios[names[i]] {
 			continue
 		}
-		s.f(ctx, p, m)
+		f(ctx, p, m)
 	}
 	return nil
 }

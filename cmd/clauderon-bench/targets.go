@@ -122,7 +122,10 @@ secret = "env:BENCH_SECRET"
 	if err := t.launch(ctx, addr); err != nil {
 		return nil, err
 	}
-	return t, t.loadRoots(filepath.Join(home, "proxy-ca.pem"))
+	if err := t.loadRoots(filepath.Join(home, "proxy-ca.pem")); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // startMitmdump runs Debian's mitmdump in regular (forward proxy) mode with
@@ -160,7 +163,10 @@ def requestheaders(flow):
 	if err := t.launch(ctx, addr); err != nil {
 		return nil, err
 	}
-	return t, t.loadRoots(filepath.Join(conf, "mitmproxy-ca-cert.pem"))
+	if err := t.loadRoots(filepath.Join(conf, "mitmproxy-ca-cert.pem")); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // startGoproxy runs this binary's goproxy subcommand.
@@ -175,7 +181,10 @@ func startGoproxy(ctx context.Context, e *benchEnv) (*target, error) {
 	if err := t.launch(ctx, addr); err != nil {
 		return nil, err
 	}
-	return t, t.loadRoots(filepath.Join(e.dir, "ca.pem"))
+	if err := t.loadRoots(filepath.Join(e.dir, "ca.pem")); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // launch starts the process and waits until addr accepts connections.
@@ -200,9 +209,15 @@ func (t *target) launch(ctx context.Context, addr string) error {
 	return fmt.Errorf("%s did not listen on %s within 30s (see %s)", t.name, addr, t.env.logs.Name())
 }
 
-func (t *target) loadRoots(file string) error {
+// loadRoots reads the CA the target's clients trust. On failure it stops the
+// target, as launch does: the caller gets no target to stop.
+func (t *target) loadRoots(file string) (err error) {
+	defer func() {
+		if err != nil {
+			t.stop()
+		}
+	}()
 	var b []byte
-	var err error
 	for range 100 { // mitmdump writes its CA as it starts
 		if b, err = os.ReadFile(file); err == nil {
 			break

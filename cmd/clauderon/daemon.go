@@ -174,18 +174,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := checkProxyPort(ctx, m.Home, port, db, log); err != nil {
+	m.onClose(func(context.Context) error { // (the kube ones appended below too)
 		for _, ln := range listeners {
 			ln.Close()
 		}
-		return err
-	}
+		return nil
+	})
 	m.ProxyAddr = listeners[0].Addr().String()
 	kb, kubeListeners, err := kubeBackend(m.Kubeconfig, parts.cfg, port, log)
 	if err != nil {
-		for _, ln := range listeners {
-			ln.Close()
-		}
 		return err
 	}
 	listeners = append(listeners, kubeListeners...)
@@ -217,9 +214,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if kb != nil {
 		backends[kb.Name()] = kb
 	}
-	if len(backends) == 0 {
-		return clauderon.Errorf(clauderon.EUNAVAILABLE, "no backend is available: the kubernetes backend could not be set up (see the log above)")
-	}
 	mgr := session.New(session.Config{
 		Store:       db,
 		Backends:    backends,
@@ -241,6 +235,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.onClose(func(context.Context) error { mgr.Close(); return nil })
+	// After Open: its reconciliation tells sessions that still run from
+	// those whose containers are gone (after a reboot, say).
+	if err := checkProxyPort(ctx, m.Home, port, db, log); err != nil {
+		return err
+	}
 
 	auditReader := audit.NewReader(filepath.Join(m.Home, "audit.jsonl"))
 	api := httpapi.NewServer(httpapi.ServerConfig{

@@ -41,9 +41,6 @@ func egressDefaults(allow []string) ([]clauderon.HostPattern, []netip.Prefix) {
 		return policy.DefaultAllow(), nil
 	}
 	hosts, addrs, _ := clauderon.ParseAllow(allow)
-	if hosts == nil {
-		hosts = []clauderon.HostPattern{} // set, and empty: nothing by default
-	}
 	return hosts, addrs
 }
 
