@@ -8,11 +8,13 @@
 // query string: Log.Record strips a query even when the caller forgot to.
 //
 // Log is the writer (it implements clauderon.AuditLog), rotating by size to
-// path.1 … path.N. Concurrent Records are grouped into one write(2) per batch:
-// an uncontended Record returns after its line has reached the operating
-// system, while under contention a line may be left to the Record already
-// writing, which writes it before it returns (see Log). Close writes what is
-// pending; the file is synced on rotation and on Close. Reader reads the
+// path.1 … path.N. Records are grouped into one write(2) per batch, and
+// writes are spaced (Options.Spacing, a millisecond by default): a Record
+// that finds no writer busy and no write in the last Spacing returns after
+// its line has reached the operating system, while a line recorded sooner is
+// left to the Record already writing, or to the write Spacing after the last
+// one (see Log). Close writes what is pending; the file is synced on
+// rotation and on Close. Reader reads the
 // current file and the rotated ones back (clauderon.AuditReader), and follows
 // the log across rotations.
 // FormatTable and FormatEventLine render events for `clauderon audit`.

@@ -21,6 +21,9 @@ import (
 
 func openTestLog(t *testing.T, opts Options) (*Log, string) {
 	t.Helper()
+	if opts.Spacing == 0 {
+		opts.Spacing = -1 // as MustOpen
+	}
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	l, err := Open(path, opts)
 	if err != nil {

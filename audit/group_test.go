@@ -34,7 +34,7 @@ func rotatedLines(t *testing.T, path string) (lines []string, rotated int) {
 func TestGroupedRecordsWithRotationKeepEveryEventOnce(t *testing.T) {
 	t.Parallel()
 	const writers, each, maxBytes = 64, 500, 256 << 10
-	l, path := MustOpen(t, audit.Options{MaxBytes: maxBytes, MaxFiles: 100})
+	l, path := MustOpen(t, audit.Options{MaxBytes: maxBytes, MaxFiles: 100, Spacing: audit.DefaultSpacing})
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
@@ -86,7 +86,7 @@ func TestCloseWritesEveryLineOfReturnedRecords(t *testing.T) {
 	t.Parallel()
 	const writers = 64
 	logger, _ := bufferLogger() // Records after Close report their loss here
-	l, path := MustOpen(t, audit.Options{MaxBytes: 256 << 10, MaxFiles: 100, Logger: logger})
+	l, path := MustOpen(t, audit.Options{MaxBytes: 256 << 10, MaxFiles: 100, Logger: logger, Spacing: audit.DefaultSpacing})
 	var closing atomic.Bool
 	var total atomic.Int64
 	returned := make([]int, writers) // events of writer w whose Record returned before closing
@@ -128,14 +128,17 @@ func TestCloseWritesEveryLineOfReturnedRecords(t *testing.T) {
 	}
 }
 
-// Without contention Record returns only once its line has reached the
-// operating system: another reader of the file sees it at once, rotation
-// included.
+// Without contention, and a Spacing after the last write (an agent's
+// requests, one at a time), Record returns only once its line has reached
+// the operating system: another reader of the file sees it at once,
+// rotation included.
 func TestUncontendedRecordIsReadableWhenItReturns(t *testing.T) {
 	t.Parallel()
-	l, path := MustOpen(t, audit.Options{MaxBytes: 4 << 10, MaxFiles: 20})
+	const spacing = time.Millisecond
+	l, path := MustOpen(t, audit.Options{MaxBytes: 4 << 10, MaxFiles: 20, Spacing: spacing})
 	r := audit.NewReader(path)
 	for i := range 100 {
+		time.Sleep(spacing)
 		l.Record(event("s", i))
 		lines := fileLines(t, path)
 		if len(lines) == 0 {

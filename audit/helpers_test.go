@@ -19,9 +19,14 @@ import (
 )
 
 // MustOpen opens a log in a fresh temp directory and closes it at the end of
-// the test.
+// the test. Unless opts asks for Spacing, each line is written when it is
+// recorded: most tests read the file right after a Record. Tests of
+// concurrency, and of spacing itself, ask for it.
 func MustOpen(tb testing.TB, opts audit.Options) (*audit.Log, string) {
 	tb.Helper()
+	if opts.Spacing == 0 {
+		opts.Spacing = -1
+	}
 	path := filepath.Join(tb.TempDir(), "audit.jsonl")
 	l, err := audit.Open(path, opts)
 	if err != nil {

@@ -147,7 +147,7 @@ func TestOpenAppendsToExistingLog(t *testing.T) {
 func TestConcurrentRecordKeepsLinesIntact(t *testing.T) {
 	t.Parallel()
 	const writers, each = 16, 1000
-	l, path := MustOpen(t, audit.Options{})
+	l, path := MustOpen(t, audit.Options{Spacing: audit.DefaultSpacing})
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {

@@ -59,7 +59,7 @@ func TestTornLineIsEndedBeforeTheNextLine(t *testing.T) {
 
 func tornChild(t *testing.T, path string) {
 	signal.Ignore(syscall.SIGXFSZ) // a write past the limit fails with EFBIG instead
-	l, err := audit.Open(path, audit.Options{})
+	l, err := audit.Open(path, audit.Options{Spacing: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func tornChild(t *testing.T, path string) {
 	// A file that ends in a torn line, as a crash mid-write leaves it, gets
 	// its end before the next line too.
 	cutFile(t, path)
-	l, err = audit.Open(path, audit.Options{})
+	l, err = audit.Open(path, audit.Options{Spacing: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
