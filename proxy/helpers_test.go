@@ -405,6 +405,7 @@ func sampleHeap(interval time.Duration) (stop func() uint64) {
 	var mu sync.Mutex
 	var peak uint64
 	done, sampled := make(chan struct{}), make(chan struct{})
+	runtime.GC() // the garbage of tests before is not this one's heap
 	go func() {
 		defer close(sampled)
 		var ms runtime.MemStats

@@ -57,9 +57,9 @@ func (p *Proxy) intercept(w http.ResponseWriter, ex *exchange, port int) {
 	}
 	defer closeOnPanic(conn)
 	ex.status = http.StatusOK
-	var c net.Conn = conn
+	c := newRawSocket(conn)
 	if len(early) > 0 {
-		c = &prefixConn{Conn: conn, prefix: early}
+		c = &prefixConn{Conn: c, prefix: early}
 	}
 	if _, err := conn.Write(connEstablished); err != nil {
 		conn.Close()

@@ -211,7 +211,7 @@ func (p *Proxy) dialUpstream(ctx context.Context, key upstreamKey, host string) 
 	}
 	conf := p.upstreamTLS.Clone()
 	conf.ServerName = host
-	batch := &recordBatcher{Conn: raw}
+	batch := &recordBatcher{Conn: newRawSocket(raw)}
 	tc := tls.Client(batch, conf)
 	hctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	err = tc.HandshakeContext(hctx)
