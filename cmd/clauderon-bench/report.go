@@ -64,6 +64,7 @@ func machineInfo(ctx context.Context, env *benchEnv) info {
 // A metric is one row of the table.
 type metric struct {
 	key, label, unit string
+	scenario         string // the -scenarios name that measures it
 	get              func(measurement) float64
 	// diff: the proxies are compared by difference (extra delay), not ratio.
 	diff      bool
@@ -72,17 +73,17 @@ type metric struct {
 }
 
 var metrics = []metric{
-	{key: "p50", label: "latency p50, sequential small requests on one connection", unit: "ms", get: func(m measurement) float64 { return m.P50 }, precision: 3},
-	{key: "p99", label: "latency p99", unit: "ms", get: func(m measurement) float64 { return m.P99 }, precision: 3},
-	{key: "rps", label: "64 concurrent kept-alive clients", unit: "req/s", get: func(m measurement) float64 { return m.RPS }},
-	{key: "cpu", label: "proxy CPU time per request under 64 clients", unit: "µs", noDirect: true, get: func(m measurement) float64 { return m.CPUPerReqUS }},
-	{key: "down", label: "download of a large body", unit: "MiB/s", get: func(m measurement) float64 { return m.DownMBps }},
-	{key: "downcpu", label: "proxy CPU time per MiB downloaded", unit: "ms", noDirect: true, get: func(m measurement) float64 { return m.DownCPUPerMiBMS }, precision: 2},
-	{key: "up", label: "upload of a large body", unit: "MiB/s", get: func(m measurement) float64 { return m.UpMBps }},
-	{key: "ssep50", label: "SSE: upstream send to client arrival, p50", unit: "ms", diff: true, get: func(m measurement) float64 { return m.SSEP50 }, precision: 3},
-	{key: "ssep99", label: "SSE: upstream send to client arrival, p99", unit: "ms", diff: true, get: func(m measurement) float64 { return m.SSEP99 }, precision: 3},
-	{key: "connps", label: "new connections (CONNECT + TLS + 1 request)", unit: "conn/s", get: func(m measurement) float64 { return m.ConnPS }},
-	{key: "rss", label: "proxy RSS per idle kept-alive connection", unit: "KiB", noDirect: true, get: func(m measurement) float64 { return m.RSSPerConnKiB }, precision: 1},
+	{key: "p50", scenario: "latency", label: "latency p50, sequential small requests on one connection", unit: "ms", get: func(m measurement) float64 { return m.P50 }, precision: 3},
+	{key: "p99", scenario: "latency", label: "latency p99", unit: "ms", get: func(m measurement) float64 { return m.P99 }, precision: 3},
+	{key: "rps", scenario: "load", label: "64 concurrent kept-alive clients", unit: "req/s", get: func(m measurement) float64 { return m.RPS }},
+	{key: "cpu", scenario: "load", label: "proxy CPU time per request under 64 clients", unit: "µs", noDirect: true, get: func(m measurement) float64 { return m.CPUPerReqUS }},
+	{key: "down", scenario: "throughput", label: "download of a large body", unit: "MiB/s", get: func(m measurement) float64 { return m.DownMBps }},
+	{key: "downcpu", scenario: "throughput", label: "proxy CPU time per MiB downloaded", unit: "ms", noDirect: true, get: func(m measurement) float64 { return m.DownCPUPerMiBMS }, precision: 2},
+	{key: "up", scenario: "throughput", label: "upload of a large body", unit: "MiB/s", get: func(m measurement) float64 { return m.UpMBps }},
+	{key: "ssep50", scenario: "sse", label: "SSE: upstream send to client arrival, p50", unit: "ms", diff: true, get: func(m measurement) float64 { return m.SSEP50 }, precision: 3},
+	{key: "ssep99", scenario: "sse", label: "SSE: upstream send to client arrival, p99", unit: "ms", diff: true, get: func(m measurement) float64 { return m.SSEP99 }, precision: 3},
+	{key: "connps", scenario: "newconn", label: "new connections (CONNECT + TLS + 1 request)", unit: "conn/s", get: func(m measurement) float64 { return m.ConnPS }},
+	{key: "rss", scenario: "memory", label: "proxy RSS per idle kept-alive connection", unit: "KiB", noDirect: true, get: func(m measurement) float64 { return m.RSSPerConnKiB }, precision: 1},
 }
 
 // cell is one target's median and its median ratio to (or difference from)
@@ -150,6 +151,12 @@ func medianF(v []float64) float64 {
 
 func (s *summary) get(key, target string) cell { return s.cells[key][target] }
 
+// ran reports whether the scenario was measured (all are, unless -scenarios
+// named some).
+func (s *summary) ran(scenario string) bool {
+	return s.res.Params.Scenarios == nil || s.res.Params.Scenarios[scenario]
+}
+
 // check is one of the targets for clauderon.
 type check struct {
 	what string
@@ -164,23 +171,30 @@ func (s *summary) checks() []check {
 		return nil
 	}
 	c := func(k string) cell { return s.get(k, "clauderon") }
-	out = append(out,
-		check{"per-request p50 within 1.7x of direct", fmt.Sprintf("%.2fx", c("p50").Rel), c("p50").Rel <= 1.7},
-		check{"64 clients: >= 0.5x of direct req/s", fmt.Sprintf("%.2fx", c("rps").Rel), c("rps").Rel >= 0.5})
-	if has("mitmproxy") {
-		r := c("rps").Value / s.get("rps", "mitmproxy").Value
-		out = append(out, check{"64 clients: >= 10x mitmproxy", fmt.Sprintf("%.1fx", r), r >= 10})
+	if s.ran("latency") {
+		out = append(out, check{"per-request p50 within 1.7x of direct", fmt.Sprintf("%.2fx", c("p50").Rel), c("p50").Rel <= 1.7})
 	}
-	if has("goproxy") {
-		r := c("rps").Value / s.get("rps", "goproxy").Value
-		out = append(out, check{"64 clients: >= 1.5x goproxy", fmt.Sprintf("%.2fx", r), r >= 1.5})
+	if s.ran("load") {
+		out = append(out, check{"64 clients: >= 0.5x of direct req/s", fmt.Sprintf("%.2fx", c("rps").Rel), c("rps").Rel >= 0.5})
+		if has("mitmproxy") {
+			r := c("rps").Value / s.get("rps", "mitmproxy").Value
+			out = append(out, check{"64 clients: >= 10x mitmproxy", fmt.Sprintf("%.1fx", r), r >= 10})
+		}
+		if has("goproxy") {
+			r := c("rps").Value / s.get("rps", "goproxy").Value
+			out = append(out, check{"64 clients: >= 1.5x goproxy", fmt.Sprintf("%.2fx", r), r >= 1.5})
+		}
 	}
-	out = append(out,
-		check{"SSE extra delay per event p99 < 1 ms", fmt.Sprintf("%+.3f ms", c("ssep99").Rel), c("ssep99").Rel < 1},
-		check{"new connections/s >= 0.6x direct", fmt.Sprintf("%.2fx", c("connps").Rel), c("connps").Rel >= 0.6},
-		check{"no errors in any scenario", fmt.Sprintf("%d", s.errors["clauderon"]), s.errors["clauderon"] == 0},
-		check{"<= 32 KiB RSS per idle connection", fmt.Sprintf("%.1f KiB", c("rss").Value), c("rss").Value <= 32},
-	)
+	if s.ran("sse") {
+		out = append(out, check{"SSE extra delay per event p99 < 1 ms", fmt.Sprintf("%+.3f ms", c("ssep99").Rel), c("ssep99").Rel < 1})
+	}
+	if s.ran("newconn") {
+		out = append(out, check{"new connections/s >= 0.6x direct", fmt.Sprintf("%.2fx", c("connps").Rel), c("connps").Rel >= 0.6})
+	}
+	out = append(out, check{"no errors in any scenario", fmt.Sprintf("%d", s.errors["clauderon"]), s.errors["clauderon"] == 0})
+	if s.ran("memory") {
+		out = append(out, check{"<= 32 KiB RSS per idle connection", fmt.Sprintf("%.1f KiB", c("rss").Value), c("rss").Value <= 32})
+	}
 	if ss := s.res.Sessions; ss != nil {
 		out = append(out, check{"session start-up within 0.5 s of a bare docker run",
 			fmt.Sprintf("%+d ms", ss.OverheadMS), ss.OverheadMS <= 500})
@@ -206,6 +220,9 @@ func (s *summary) markdown() string {
 	}
 	b.WriteString("\n")
 	for _, mt := range metrics {
+		if !s.ran(mt.scenario) {
+			continue
+		}
 		fmt.Fprintf(&b, "| %s | %s |", mt.label, mt.unit)
 		for _, t := range s.res.Targets {
 			c := s.get(mt.key, t)

@@ -27,8 +27,8 @@ type params struct {
 	ConnWorkers int
 	IdleConns   int
 	// Scenarios, if set, are the only ones run (-scenarios): to profile one
-	// of them alone.
-	Scenarios map[string]bool `json:"-"`
+	// of them alone. The report leaves the others out.
+	Scenarios map[string]bool `json:",omitempty"`
 }
 
 var fullParams = params{LatencyN: 2000, LoadClients: 64, LoadDur: 3 * time.Second, BodyBytes: 64 << 20,
