@@ -6,40 +6,58 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/clauderon/clauderon/audit"
 )
 
+// spacings are the write spacings the benchmarks compare: the default, and
+// none (a write per line, unless Records overlap).
+var spacings = []struct {
+	name    string
+	spacing time.Duration
+}{{"spacing=1ms", audit.DefaultSpacing}, {"spacing=none", -1}}
+
 // BenchmarkRecord is the cost the proxy pays per request for its audit line:
-// encoding plus one write(2), rotation included (1 MiB files).
+// encoding plus its share of a write(2), rotation included (1 MiB files).
 func BenchmarkRecord(b *testing.B) {
-	l, _ := MustOpen(b, audit.Options{MaxBytes: 1 << 20, MaxFiles: 2})
-	ev := event("bench-session", 1)
-	ev.Path = "/v1/messages?beta=true"
-	b.ReportAllocs()
-	w := writeSyscalls()
-	for b.Loop() {
-		l.Record(ev)
+	for _, sp := range spacings {
+		b.Run(sp.name, func(b *testing.B) {
+			l, _ := MustOpen(b, audit.Options{MaxBytes: 1 << 20, MaxFiles: 2, Spacing: sp.spacing})
+			ev := event("bench-session", 1)
+			ev.Path = "/v1/messages?beta=true"
+			b.ReportAllocs()
+			w := writeSyscalls()
+			for b.Loop() {
+				l.Record(ev)
+			}
+			l.Close() // its last write is the benchmark's too
+			reportWrites(b, w)
+		})
 	}
-	reportWrites(b, w)
 }
 
 // BenchmarkRecordParallel is Record under contention from many requests: about
 // 64 goroutines, as many as the proxy's 64-client load test has requests in
 // flight, whatever GOMAXPROCS is.
 func BenchmarkRecordParallel(b *testing.B) {
-	l, _ := MustOpen(b, audit.Options{MaxBytes: 1 << 20, MaxFiles: 2})
-	ev := event("bench-session", 1)
-	ev.Path = "/v1/messages?beta=true"
-	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
-	b.ReportAllocs()
-	w := writeSyscalls()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			l.Record(ev)
-		}
-	})
-	reportWrites(b, w)
+	for _, sp := range spacings {
+		b.Run(sp.name, func(b *testing.B) {
+			l, _ := MustOpen(b, audit.Options{MaxBytes: 1 << 20, MaxFiles: 2, Spacing: sp.spacing})
+			ev := event("bench-session", 1)
+			ev.Path = "/v1/messages?beta=true"
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+			b.ReportAllocs()
+			w := writeSyscalls()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					l.Record(ev)
+				}
+			})
+			l.Close()
+			reportWrites(b, w)
+		})
+	}
 }
 
 // reportWrites reports the process's write system calls per operation since
