@@ -41,17 +41,20 @@ type Options struct {
 	// Logger receives write failures, which Record cannot return
 	// (slog.Default() if nil).
 	Logger *slog.Logger
-	// Spacing is the least time between two writes of the file
-	// (DefaultSpacing if 0; none if negative). A line recorded sooner after a
-	// write waits for the next one, which carries every line recorded
-	// meanwhile: a proxy answering thousands of requests a second makes a
-	// write(2) per millisecond rather than per request.
+	// Spacing is how long after a write no new write starts from idle
+	// (DefaultSpacing if 0; none if negative). A line recorded sooner waits
+	// for the write Spacing after the last one, which carries every line
+	// recorded meanwhile: a proxy answering thousands of requests a second
+	// makes about a write(2) per millisecond rather than one per request.
+	// (A writer already busy writes the lines that come meanwhile right
+	// after its own, as without spacing.)
 	Spacing time.Duration
 }
 
-// DefaultSpacing spaces writes a millisecond apart at most: an agent's
-// requests, seconds apart, are each written as they are recorded, and a
-// line never waits longer than that for the file.
+// DefaultSpacing is a millisecond: an agent's requests, seconds apart, are
+// each written as they are recorded, and a line waits about that long at
+// most (longer only behind a slow write, or a timer late on a loaded
+// machine).
 const DefaultSpacing = time.Millisecond
 
 // maxPending is how many bytes of lines may wait for the writer before
@@ -109,7 +112,7 @@ type Log struct {
 	room      sync.Cond // on mu: broadcast when the writer takes the pending lines or stops writing
 	pending   []byte    // whole lines added and not yet taken by the writer, in order
 	spare     []byte    // the writer's last batch, emptied, to be pending again
-	writing   bool      // a Record is the writer; it alone uses the fields below
+	writing   bool      // a goroutine (a Record, finishTurn, timedFlush or Close) is the writer; it alone uses the fields below
 	closed    bool      // Close was called; Record loses its event
 	failed    int       // events lost since the last successful write
 	lastWrite time.Time // when the last batch was written
@@ -252,10 +255,11 @@ func (l *Log) addLocked(line []byte) {
 		return // the writer writes it before it returns
 	}
 	if l.scheduled {
-		if len(l.pending) < maxPending {
+		if len(l.pending) < maxPending && time.Since(l.lastWrite) < l.spacing {
 			return // the timer writes it
 		}
-		// A megabyte gathered before the timer: write it now.
+		// A megabyte gathered before the timer, or the timer is late (a
+		// loaded machine): write now. The timer then finds nothing.
 	} else if l.spacing > 0 {
 		if wait := l.spacing - time.Since(l.lastWrite); wait > 0 {
 			l.scheduled = true

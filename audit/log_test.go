@@ -159,6 +159,9 @@ func TestConcurrentRecordKeepsLinesIntact(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	if err := l.Close(); err != nil { // the last lines may still wait for the timer
+		t.Fatal(err)
+	}
 	lines := fileLines(t, path)
 	if len(lines) != writers*each {
 		t.Fatalf("got %d lines, want %d", len(lines), writers*each)

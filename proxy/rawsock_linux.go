@@ -23,10 +23,13 @@ import (
 // (retake, exitsyscall, futex) at about 3% of the proxy's CPU.
 //
 // The sockets are non-blocking (the runtime's poller waits for them), so a
-// read or write returns at once, EAGAIN when it would block. The poller's
-// wait is still used for that, through syscall.RawConn, which keeps
-// deadlines and Close working as they do for net.Conn. Only the hand-off,
-// pointless for a call that cannot block, is skipped.
+// read or write never waits for the peer: it returns EAGAIN instead, and the
+// poller's wait is used for that, through syscall.RawConn, which keeps
+// deadlines and Close working as they do for net.Conn. Only the hand-off is
+// skipped. The cost: for the length of the call (the socket's lock, the
+// copy, the TCP work) the processor is not given to another goroutine, and
+// a stop-the-world waits for it, as for any Go code running; and the race
+// detector does not see the kernel's reads and writes of the buffers.
 type rawSocket struct {
 	net.Conn
 	rc     syscall.RawConn
@@ -59,9 +62,6 @@ func newRawSocket(c net.Conn) net.Conn {
 	s.wr.fn = s.wr.write
 	return s
 }
-
-// SyscallConn lets connAlive peek at the socket underneath.
-func (s *rawSocket) SyscallConn() (syscall.RawConn, error) { return s.rc, nil }
 
 // read makes one read(2) into p; false (EAGAIN) has the poller wait for
 // the socket to be readable and call it again.
@@ -99,7 +99,10 @@ func (o *rawOp) write(fd uintptr) bool {
 }
 
 func (s *rawSocket) Read(p []byte) (int, error) {
-	if len(p) == 0 {
+	if len(p) == 0 { // no system call, but the closed check net.Conn makes
+		if err := s.rc.Read(func(uintptr) bool { return true }); err != nil {
+			return 0, s.opError("read", err)
+		}
 		return 0, nil
 	}
 	o := &s.rd

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clauderon/clauderon"
 )
 
 // tcpPair returns the two ends of a loopback TCP connection, the first
@@ -46,9 +49,8 @@ func tcpPair(t *testing.T) (*rawSocket, net.Conn) {
 // it stopped), and the peer's close reads as io.EOF.
 func TestRawSocketCarriesDataBothWays(t *testing.T) {
 	rs, peer := tcpPair(t)
-	// Small socket buffers: the write must wait for room (EAGAIN) many times.
+	// A small send buffer: the write must wait for room (EAGAIN) many times.
 	rs.Conn.(*net.TCPConn).SetWriteBuffer(4 << 10)
-	peer.(*net.TCPConn).SetReadBuffer(4 << 10)
 	big := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
 	got := make(chan []byte, 1)
 	go func() {
@@ -112,6 +114,29 @@ func TestRawSocketDeadlineAndClose(t *testing.T) {
 	if _, err := rs.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Write after Close: %v, want net.ErrClosed", err)
 	}
+	if _, err := rs.Read(nil); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("an empty Read after Close: %v, want net.ErrClosed", err)
+	}
+}
+
+// A write deadline that passes mid-write reports what was written and a
+// timeout, as net.Conn does.
+func TestRawSocketWriteDeadlineMidWrite(t *testing.T) {
+	rs, _ := tcpPair(t) // the peer never reads
+	rs.Conn.(*net.TCPConn).SetWriteBuffer(4 << 10)
+	big := make([]byte, 16<<20) // more than the peer's receive window and our buffer hold
+	rs.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+	n, err := rs.Write(big)
+	if n <= 0 || n >= len(big) {
+		t.Fatalf("Write wrote %d of %d bytes before its deadline, want some but not all", n, len(big))
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Write past its deadline: %v, want a timeout", err)
+	}
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "write" {
+		t.Fatalf("Write past its deadline: %#v, want a *net.OpError for write", err)
+	}
 }
 
 // An error from the system call itself (here a reset) is reported with its
@@ -138,5 +163,47 @@ func TestNewRawSocketLeavesOtherConnsAlone(t *testing.T) {
 	defer b.Close()
 	if c := newRawSocket(a); c != a {
 		t.Fatalf("newRawSocket wrapped a %T", a)
+	}
+}
+
+// Both legs of an intercepted exchange use raw socket calls: the client's
+// connection after CONNECT and the pooled upstream one.
+func TestInterceptedLegsUseRawSockets(t *testing.T) {
+	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	// A credential for the host makes the proxy intercept it.
+	h := startProxy(t, up, []clauderon.Credential{{Rule: oauthRule(), Secret: clauderon.NewSecret(canary(t, "sk-ant-oat01-"))}})
+	if _, body := get(t, h.client(testToken), "https://"+anthropicHost+"/"); body != "ok" {
+		t.Fatalf("body %q", body)
+	}
+	p := h.p
+	var client, upstream int
+	p.mu.Lock()
+	for c := range p.conns {
+		if ic, ok := c.(*interceptedConn); ok {
+			if _, raw := ic.batch.Conn.(*rawSocket); !raw {
+				t.Errorf("the client's leg is a %T", ic.batch.Conn)
+			}
+			client++
+		}
+	}
+	p.mu.Unlock()
+	// The upstream connection returns to the pool after the client has its
+	// answer.
+	for deadline := time.Now().Add(5 * time.Second); upstream == 0 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		p.upstreams.mu.Lock()
+		for _, ucs := range p.upstreams.idle {
+			for _, uc := range ucs {
+				if _, raw := uc.batch.Conn.(*rawSocket); !raw {
+					t.Errorf("the upstream leg is a %T", uc.batch.Conn)
+				}
+				upstream++
+			}
+		}
+		p.upstreams.mu.Unlock()
+	}
+	if client == 0 || upstream == 0 {
+		t.Fatalf("%d client and %d upstream connections open after the request, want both kept alive", client, upstream)
 	}
 }
