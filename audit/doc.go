@@ -12,10 +12,10 @@
 // writes are spaced (Options.Spacing, a millisecond by default): a Record
 // that finds no writer busy and no write in the last Spacing returns after
 // its line has reached the operating system, while a line recorded sooner is
-// left to the Record already writing, or to the write Spacing after the last
-// one (see Log). Close writes what is pending; the file is synced on
-// rotation and on Close. Reader reads the
-// current file and the rotated ones back (clauderon.AuditReader), and follows
-// the log across rotations.
+// left to the Record already writing, to the first Record after Spacing, or
+// to a timer 2×Spacing after the last write (see Log). Close writes what is
+// pending; the file is synced on rotation and on Close. Reader reads the
+// current file and the rotated ones back (clauderon.AuditReader), and
+// follows the log across rotations.
 // FormatTable and FormatEventLine render events for `clauderon audit`.
 package audit

@@ -43,18 +43,18 @@ type Options struct {
 	Logger *slog.Logger
 	// Spacing is how long after a write no new write starts from idle
 	// (DefaultSpacing if 0; none if negative). A line recorded sooner waits
-	// for the write Spacing after the last one, which carries every line
-	// recorded meanwhile: a proxy answering thousands of requests a second
-	// makes about a write(2) per millisecond rather than one per request.
-	// (A writer already busy writes the lines that come meanwhile right
-	// after its own, as without spacing.)
+	// for the first Record after Spacing, which writes it with its own, or,
+	// when none comes, for a timer 2×Spacing after the last write: a proxy
+	// answering thousands of requests a second makes about a write(2) per
+	// millisecond rather than one per request. (A writer already busy writes
+	// the lines that come meanwhile right after its own, as without
+	// spacing.)
 	Spacing time.Duration
 }
 
 // DefaultSpacing is a millisecond: an agent's requests, seconds apart, are
-// each written as they are recorded, and a line waits about that long at
-// most (longer only behind a slow write, or a timer late on a loaded
-// machine).
+// each written as they are recorded, and a line waits 2 ms at most (longer
+// only behind a slow write, or a timer late on a loaded machine).
 const DefaultSpacing = time.Millisecond
 
 // maxPending is how many bytes of lines may wait for the writer before
@@ -77,18 +77,19 @@ const maxBatchesPerTurn = 4
 // writes its own line, then, one write(2) per batch, the lines other Records
 // added while it wrote, until none is left. A Record that finds a writer busy
 // only adds its line to the writer's next batch and returns; one that comes
-// within Spacing of the last write adds it to the batch a timer writes when
-// Spacing has passed. A Record waits only while a megabyte of lines is
-// already pending. So:
+// within Spacing of the last write leaves its line pending for the first
+// Record after Spacing, or, if none comes, for a timer 2×Spacing after the
+// last write. A Record waits only while a megabyte of lines is already
+// pending. So:
 //
 //   - A Record that finds no writer busy and no write in the last Spacing
 //     (always so for requests that come one at a time, seconds apart)
 //     returns after its line has reached the operating system: a crash of
 //     the process loses nothing already recorded, and a Reader sees the line.
 //   - Any other Record may return before its line is written, at most
-//     Spacing (or the busy writer's write) before. Until then a crash of the
-//     process can lose it, and a Reader may not see it yet. Lines from one
-//     goroutine stay in the order it recorded them.
+//     2×Spacing (or the busy writer's write) before. Until then a crash of
+//     the process can lose it, and a Reader may not see it yet. Lines from
+//     one goroutine stay in the order it recorded them.
 //   - Spacing is what keeps a busy proxy from paying a write(2) per request:
 //     under the benchmark's 64 clients those writes took a tenth of the
 //     proxy's CPU.
@@ -256,19 +257,27 @@ func (l *Log) addLocked(line []byte) {
 	}
 	if l.scheduled {
 		if len(l.pending) < maxPending && time.Since(l.lastWrite) < l.spacing {
-			return // the timer writes it
+			return // the next Record after Spacing, or the timer, writes it
 		}
-		// A megabyte gathered before the timer, or the timer is late (a
-		// loaded machine): write now. The timer then finds nothing.
+		// Spacing has passed (or a megabyte is pending): this Record writes
+		// what the timer would have, and the timer is pushed back below.
 	} else if l.spacing > 0 {
 		if wait := l.spacing - time.Since(l.lastWrite); wait > 0 {
 			l.scheduled = true
-			l.timer.Reset(wait)
+			l.timer.Reset(wait + l.spacing)
 			return
 		}
 	}
 	l.writing = true
-	if !l.flushLocked(maxBatchesPerTurn) {
+	done := l.flushLocked(maxBatchesPerTurn)
+	if l.scheduled {
+		// Under steady traffic the Records do the writing and the timer,
+		// pushed back on each, never fires: it is for the end of a burst.
+		// (Pushing a timer later costs next to nothing; a timer firing wakes
+		// a thread and writes at a moment of its own.)
+		l.timer.Reset(2 * l.spacing)
+	}
+	if !done {
 		go l.finishTurn()
 		return
 	}
@@ -286,7 +295,8 @@ func (l *Log) finishTurn() {
 	l.room.Broadcast()
 }
 
-// timedFlush writes, Spacing after the last write, the lines recorded since.
+// timedFlush writes, 2×Spacing after the last write, the lines recorded
+// since when no Record after Spacing came to write them.
 func (l *Log) timedFlush() {
 	l.mu.Lock()
 	defer l.mu.Unlock()

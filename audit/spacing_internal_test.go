@@ -135,3 +135,19 @@ func TestSpacingWritesAMegabyteWithoutWaitingForTheTimer(t *testing.T) {
 		t.Errorf("%d bytes still pending, want less than maxPending (%d)", pending, maxPending)
 	}
 }
+
+// Under steady traffic the Records write: the first one after Spacing writes
+// the lines left pending with its own, before the timer (2×Spacing after the
+// last write) would.
+func TestRecordAfterSpacingWritesThePendingLines(t *testing.T) {
+	t.Parallel()
+	const spacing = 200 * time.Millisecond // wide, for a loaded machine
+	l, path := openTestLog(t, Options{Spacing: spacing})
+	l.Record(testEvent(0, 0)) // written
+	l.Record(testEvent(1, 0)) // pending
+	time.Sleep(spacing + 10*time.Millisecond)
+	l.Record(testEvent(2, 0))
+	if got := strings.Join(readRules(t, path), ","); got != "n0,n1,n2" {
+		t.Fatalf("file holds %v right after the first Record after Spacing, want n0,n1,n2", got)
+	}
+}
