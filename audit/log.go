@@ -305,7 +305,7 @@ func (l *Log) timedFlush() {
 	}
 	l.scheduled = false
 	if l.writing {
-		return // a megabyte came first, and its writer writes them
+		return // a writer is busy (a Record after Spacing, or a megabyte) and writes them
 	}
 	l.writing = true
 	l.flushLocked(0)
