@@ -444,3 +444,29 @@ func dialWebSocket(t *testing.T, ctx context.Context, h *harness, path string, o
 	t.Cleanup(func() { c.CloseNow() })
 	return c, res
 }
+
+// loopbackPair returns the two ends of a loopback TCP connection, the one
+// dialled and the one accepted, both closed when the test ends.
+func loopbackPair(t *testing.T) (dialed, accepted net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		got <- c
+	}()
+	dialed, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dialed.Close() })
+	if accepted = <-got; accepted == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { accepted.Close() })
+	return dialed, accepted
+}

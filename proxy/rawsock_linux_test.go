@@ -18,29 +18,11 @@ import (
 // wrapped in a rawSocket.
 func tcpPair(t *testing.T) (*rawSocket, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := <-accepted
-	if peer == nil {
-		t.Fatal("accept failed")
-	}
+	c, peer := loopbackPair(t)
 	rs, ok := newRawSocket(c).(*rawSocket)
 	if !ok {
 		t.Fatal("a TCP connection was not wrapped")
 	}
-	t.Cleanup(func() { rs.Close(); peer.Close() })
 	return rs, peer
 }
 

@@ -29,32 +29,11 @@ func (c *writeCountingConn) Write(b []byte) (int, error) {
 func tlsPairWithBatcher(t *testing.T) (*interceptedConn, *writeCountingConn, *tls.Conn) {
 	t.Helper()
 	ca := mustCA(t, "batch CA")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
+	raw, sc := loopbackPair(t)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	client := tls.Client(raw, &tls.Config{ServerName: "api.example.com", RootCAs: pool})
 	t.Cleanup(func() { client.Close() })
-	sc, ok := <-accepted
-	if !ok {
-		t.Fatal("accept failed")
-	}
 	counted := &writeCountingConn{Conn: sc}
 	batch := &recordBatcher{Conn: counted}
 	leaf := ca.leaf(t, "api.example.com")
