@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"unsafe"
 )
 
 // rawSocket reads and writes a TCP connection's socket with raw system
@@ -29,7 +28,10 @@ import (
 // skipped. The cost: for the length of the call (the socket's lock, the
 // copy, the TCP work) the processor is not given to another goroutine, and
 // a stop-the-world waits for it, as for any Go code running; and the race
-// detector does not see the kernel's reads and writes of the buffers.
+// detector would not see the kernel's reads and writes of the buffers, nor
+// the order a write and the read that sees its bytes give two goroutines, so
+// race builds make the calls through syscall.Read and Write, which tell it
+// (rawsock_race_linux.go).
 type rawSocket struct {
 	net.Conn
 	rc     syscall.RawConn
@@ -67,14 +69,14 @@ func newRawSocket(c net.Conn) net.Conn {
 // the socket to be readable and call it again.
 func (o *rawOp) read(fd uintptr) bool {
 	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&o.p[0])), uintptr(len(o.p)))
+		r, e := sysRead(fd, o.p)
 		switch e {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			return false
 		}
-		o.n, o.errno = int(r), e
+		o.n, o.errno = r, e
 		return true
 	}
 }
@@ -83,10 +85,10 @@ func (o *rawOp) read(fd uintptr) bool {
 // send buffer and call it again.
 func (o *rawOp) write(fd uintptr) bool {
 	for o.n < len(o.p) {
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&o.p[o.n])), uintptr(len(o.p)-o.n))
+		r, e := sysWrite(fd, o.p[o.n:])
 		switch e {
 		case 0:
-			o.n += int(r)
+			o.n += r
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
