@@ -32,3 +32,9 @@ func (b *Backend) NetworkIDs(ctx context.Context, name string) ([]string, error)
 	}
 	return ids, err
 }
+
+// RemoveImage lets tests delete the images they build.
+func (b *Backend) RemoveImage(ctx context.Context, ref string) error {
+	_, err := b.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true})
+	return err
+}

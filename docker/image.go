@@ -65,3 +65,33 @@ func (b *Backend) BuildImage(ctx context.Context, tag string, buildContext io.Re
 		}
 	}
 }
+
+// RemoveOtherImages removes the local images labelled label=value other
+// than keep, and reports how many went. An image a container still uses
+// (a run of another binary, say) stays: the engine refuses, and that is no
+// error. Images cached by content (the selftest's, one per binary) would
+// otherwise pile up with every new build.
+func (b *Backend) RemoveOtherImages(ctx context.Context, label, value, keep string) (int, error) {
+	res, err := b.cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", label+"="+value)})
+	if err != nil {
+		return 0, b.wrap(err, "list images labelled "+label)
+	}
+	kept, err := b.cli.ImageInspect(ctx, keep)
+	if err != nil {
+		return 0, b.wrap(err, "inspect image "+keep)
+	}
+	removed := 0
+	for _, img := range res.Items {
+		if img.ID == kept.ID {
+			continue
+		}
+		if _, err := b.cli.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{}); err != nil {
+			if cerrdefs.IsConflict(err) || cerrdefs.IsNotFound(err) {
+				continue // in use, or removed meanwhile
+			}
+			return removed, b.wrap(err, "remove image "+img.ID)
+		}
+		removed++
+	}
+	return removed, nil
+}

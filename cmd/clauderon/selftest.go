@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -257,7 +258,17 @@ func selftestImage(ctx context.Context, dk *docker.Backend) (string, error) {
 	if err := tw.Close(); err != nil {
 		return "", err
 	}
-	return ref, dk.BuildImage(ctx, ref, &buf)
+	if err := dk.BuildImage(ctx, ref, &buf); err != nil {
+		return "", err
+	}
+	// The image of the binary before this one is of no more use: each is
+	// 3 copies of a binary, and every build makes a new one.
+	if n, err := dk.RemoveOtherImages(ctx, "clauderon.selftest", "true", ref); err != nil {
+		slog.Warn("old selftest images not removed", "error", err)
+	} else if n > 0 {
+		slog.Debug("removed old selftest images", "count", n)
+	}
+	return ref, nil
 }
 
 // bait is what the host listens on for the attacker: TCP and UDP on every
