@@ -240,7 +240,9 @@ func (l *Log) Record(ev clauderon.AuditEvent) {
 }
 
 // addLocked adds one encoded line to the pending batch and, if no Record is
-// writing, becomes the writer until the batch is empty. Callers hold l.mu.
+// writing and Spacing has passed since the last write, becomes the writer
+// until the batch is empty; otherwise it leaves the line pending (see Log).
+// Callers hold l.mu.
 func (l *Log) addLocked(line []byte) {
 	// Bound the memory a stalled write can pin; a line alone is always
 	// added, however long.

@@ -1,11 +1,12 @@
 package docker_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"testing"
+
+	"github.com/clauderon/clauderon/docker"
 )
 
 // RemoveOtherImages removes the images of one label other than the one
@@ -19,16 +20,14 @@ func TestRemoveOtherImages(t *testing.T) {
 	value := hex.EncodeToString(id)
 	build := func(ref, label, content string) {
 		t.Helper()
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		add := func(name, data string) {
-			tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data))})
-			tw.Write([]byte(data))
+		buildCtx, err := docker.BuildContext(
+			docker.ContextFile{Name: "Dockerfile", Mode: 0o644, Data: []byte("FROM scratch\nCOPY f /f\nLABEL " + label + "=" + value + "\n")},
+			docker.ContextFile{Name: "f", Mode: 0o644, Data: []byte(content)},
+		)
+		if err != nil {
+			t.Fatal(err)
 		}
-		add("Dockerfile", "FROM scratch\nCOPY f /f\nLABEL "+label+"="+value+"\n")
-		add("f", content)
-		tw.Close()
-		if err := b.BuildImage(ctx, ref, &buf); err != nil {
+		if err := b.BuildImage(ctx, ref, bytes.NewReader(buildCtx)); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.RemoveImage(ctx, ref) })

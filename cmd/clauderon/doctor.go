@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -234,7 +233,10 @@ func (d *doctor) checkProxy(ctx context.Context, dk *docker.Backend, client *htt
 	}
 	ok, err := dk.ImageExists(ctx, probeImage)
 	if err == nil && !ok {
-		err = dk.BuildImage(ctx, probeImage, bytes.NewReader(probeContext()))
+		var buildCtx []byte
+		if buildCtx, err = probeContext(); err == nil {
+			err = dk.BuildImage(ctx, probeImage, bytes.NewReader(buildCtx))
+		}
 	}
 	if err != nil {
 		d.line("FAIL", "proxy", "cannot build the probe image: "+clauderon.ErrorMessage(err))
@@ -329,18 +331,11 @@ func lastLine(out string, err error) string {
 
 // probeContext is the build context of probeImage: FROM scratch and an
 // empty marker file (the binary is mounted at run time).
-func probeContext() []byte {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct{ name, data string }{
-		{"Dockerfile", "FROM scratch\nCOPY probe /etc/clauderon-doctor-probe\nLABEL clauderon.doctor=true\n"},
-		{"probe", ""},
-	} {
-		_ = tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data))})
-		_, _ = tw.Write([]byte(f.data))
-	}
-	_ = tw.Close()
-	return buf.Bytes()
+func probeContext() ([]byte, error) {
+	return docker.BuildContext(
+		docker.ContextFile{Name: "Dockerfile", Mode: 0o644, Data: []byte("FROM scratch\nCOPY probe /etc/clauderon-doctor-probe\nLABEL clauderon.doctor=true\n")},
+		docker.ContextFile{Name: "probe", Mode: 0o644},
+	)
 }
 
 // doctorProbeCmd is what checkProxy runs inside the container: CONNECT to

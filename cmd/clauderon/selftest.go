@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -18,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -221,6 +219,10 @@ func (st *selftest) secretHashes(ctx context.Context) ([]string, string, error) 
 	return hashes, credHost, nil
 }
 
+// selftestLabel marks the selftest's images, so that a new binary's build
+// can remove the old ones.
+const selftestLabel = "clauderon.selftest"
+
 // selftestImage builds (once per binary) a FROM scratch image holding this
 // executable under the agents' names. The binary must be static.
 func selftestImage(ctx context.Context, dk *docker.Backend) (string, error) {
@@ -239,31 +241,26 @@ func selftestImage(ctx context.Context, dk *docker.Backend) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	const dockerfile = "FROM scratch\nCOPY claude codex gemini /usr/local/bin/\nENV PATH=/usr/local/bin\nLABEL clauderon.selftest=true\n"
+	const dockerfile = "FROM scratch\nCOPY claude codex gemini /usr/local/bin/\nENV PATH=/usr/local/bin\nLABEL " + selftestLabel + "=true\n"
 	sum := sha256.Sum256(append([]byte(dockerfile), bin...))
 	ref := "clauderon-selftest:" + hex.EncodeToString(sum[:])[:12]
 	if ok, err := dk.ImageExists(ctx, ref); err != nil || ok {
 		return ref, err
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	add := func(name string, mode int64, data []byte) {
-		tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), ModTime: time.Unix(0, 0)})
-		tw.Write(data)
-	}
-	add("Dockerfile", 0o644, []byte(dockerfile))
+	files := []docker.ContextFile{{Name: "Dockerfile", Mode: 0o644, Data: []byte(dockerfile)}}
 	for _, n := range []string{"claude", "codex", "gemini"} {
-		add(n, 0o755, bin)
+		files = append(files, docker.ContextFile{Name: n, Mode: 0o755, Data: bin})
 	}
-	if err := tw.Close(); err != nil {
+	buildCtx, err := docker.BuildContext(files...)
+	if err != nil {
 		return "", err
 	}
-	if err := dk.BuildImage(ctx, ref, &buf); err != nil {
+	if err := dk.BuildImage(ctx, ref, bytes.NewReader(buildCtx)); err != nil {
 		return "", err
 	}
 	// The image of the binary before this one is of no more use: each is
 	// 3 copies of a binary, and every build makes a new one.
-	if n, err := dk.RemoveOtherImages(ctx, "clauderon.selftest", "true", ref); err != nil {
+	if n, err := dk.RemoveOtherImages(ctx, selftestLabel, "true", ref); err != nil {
 		slog.Warn("old selftest images not removed", "error", err)
 	} else if n > 0 {
 		slog.Debug("removed old selftest images", "count", n)

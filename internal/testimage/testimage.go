@@ -6,7 +6,6 @@
 package testimage
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -136,25 +135,9 @@ func sourceDir() string {
 // contextTar is the build context: the Dockerfile and the agent under each
 // of its names, executable by anyone.
 func contextTar(agent []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	add := func(name string, mode int64, data []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), ModTime: time.Unix(0, 0)}); err != nil {
-			return err
-		}
-		_, err := tw.Write(data)
-		return err
-	}
-	if err := add("Dockerfile", 0o644, []byte(dockerfile)); err != nil {
-		return nil, err
-	}
+	files := []docker.ContextFile{{Name: "Dockerfile", Mode: 0o644, Data: []byte(dockerfile)}}
 	for _, n := range AgentNames {
-		if err := add(n, 0o755, agent); err != nil {
-			return nil, err
-		}
+		files = append(files, docker.ContextFile{Name: n, Mode: 0o755, Data: agent})
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return docker.BuildContext(files...)
 }
